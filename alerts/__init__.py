@@ -1,0 +1,1 @@
+"""Rules engine and notifiers: negative-sentiment spikes within a topic, signed webhooks."""

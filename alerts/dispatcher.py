@@ -1,0 +1,308 @@
+"""Outbox dispatcher: sends pending `webhook_deliveries` rows as signed webhooks with httpx.
+
+A small chain of stages per round: claim -> sign and send -> classify -> record.
+
+- claim: due rows (`status='pending' AND next_attempt_at <= now`), `FOR UPDATE SKIP LOCKED` on
+  Postgres, leased by pushing `next_attempt_at` forward, so several dispatchers never send the
+  same row at once and a crashed one's rows come back after the lease. Per receiver, rows go out
+  in order: a row waits while an older row of its receiver is backing off (head of line).
+- send: the stored body, Standard Webhooks headers; the same `webhook-id` on every attempt and a
+  fresh `webhook-timestamp`.
+- classify: 2xx delivered; timeouts, connection errors, 429 and 5xx are retried
+  (`Retry-After` honoured); other 4xx fail at once (not recoverable).
+- record: retry at `next_attempt(...)` (exponential backoff, jitter), or `failed` once the next
+  attempt would be later than `created_at + max_age`; `last_error` says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, and_, exists, func, select, update
+from sqlalchemy.orm import aliased
+
+from alerts.receivers import Receiver
+from alerts.signing import headers_for
+from pipeline.db.models import WebhookDelivery
+from schemas import utc_now
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "finsent-webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    base_s: float = 2.0
+    cap_s: float = 300.0
+    max_age_s: float = 86_400.0
+    lease_s: float = 120.0
+    jitter: float = 0.5
+    """Fraction of the backoff that is random: delay = backoff * (1 - jitter + jitter * U[0,1))."""
+
+
+def next_attempt(
+    attempts: int,
+    now: datetime,
+    policy: RetryPolicy,
+    *,
+    retry_after_s: float | None = None,
+    rand: float = 0.5,
+) -> datetime:
+    """When to try again after `attempts` failed attempts (>= 1): exponential backoff with jitter,
+    never sooner than the receiver's `Retry-After`. `rand` in [0, 1) is the jitter draw.
+    """
+    backoff = min(policy.cap_s, policy.base_s * 2 ** max(attempts - 1, 0))
+    delay = backoff * (1.0 - policy.jitter + policy.jitter * rand)
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return now + timedelta(seconds=delay)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date); None when absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max((when - now).total_seconds(), 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    delivered: bool
+    retryable: bool
+    status_code: int | None = None
+    error: str | None = None
+    retry_after_s: float | None = None
+
+
+def classify(response: httpx.Response | None, error: Exception | None, now: datetime) -> Outcome:
+    """What an attempt's response (or exception) means for the delivery."""
+    if error is not None:
+        retryable = isinstance(error, httpx.TransportError)
+        return Outcome(False, retryable, None, f"{type(error).__name__}: {error}"[:500])
+    assert response is not None
+    code = response.status_code
+    if 200 <= code < 300:
+        return Outcome(True, False, code)
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+    text = f"HTTP {code}: {response.text[:200]}"
+    if code == 429 or code >= 500 or code == 408:
+        return Outcome(False, True, code, text, retry_after)
+    return Outcome(False, False, code, text)
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    def add(self, other: DispatchStats) -> None:
+        self.claimed += other.claimed
+        self.delivered += other.delivered
+        self.retried += other.retried
+        self.failed += other.failed
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    webhook_id: str
+    receiver: str
+    url: str
+    payload: str
+    attempts: int
+    created_at: datetime
+    due_at: datetime
+
+
+class Dispatcher:
+    """Sends due outbox rows; `run_once()` is one round (call it every few seconds)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        receivers: Mapping[str, Receiver],
+        *,
+        client: httpx.Client | None = None,
+        policy: RetryPolicy | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+        batch_size: int = 100,
+        on_outcome: Callable[[str, Outcome], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.receivers = dict(receivers)
+        self.client = client or httpx.Client(headers={"user-agent": USER_AGENT})
+        self.policy = policy or RetryPolicy()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.batch_size = batch_size
+        self.on_outcome = on_outcome
+
+    def close(self) -> None:
+        self.client.close()
+
+    def run_once(self) -> DispatchStats:
+        stats = DispatchStats()
+        claimed = self._claim()
+        stats.claimed = len(claimed)
+        blocked: set[str] = set()
+        for row in claimed:
+            if row.receiver in blocked:
+                self._release(row)  # keep per-receiver order: retry after the head is through
+                continue
+            outcome = self._send(row)
+            if self.on_outcome is not None:
+                self.on_outcome(row.receiver, outcome)
+            result = self._record(row, outcome)
+            if result == "delivered":
+                stats.delivered += 1
+            elif result == "retry":
+                stats.retried += 1
+                blocked.add(row.receiver)
+            else:
+                stats.failed += 1
+        return stats
+
+    def drain(self, *, max_rounds: int = 1000) -> DispatchStats:
+        """Rounds until nothing is due (for demos and tests)."""
+        total = DispatchStats()
+        for _ in range(max_rounds):
+            stats = self.run_once()
+            total.add(stats)
+            if stats.claimed == 0:
+                break
+        return total
+
+    # --- stages -----------------------------------------------------------------------------------
+
+    def _claim(self) -> list[_Claimed]:
+        now = self.clock()
+        d = WebhookDelivery
+        older = aliased(WebhookDelivery)
+        blocked_by_older = exists().where(
+            and_(
+                older.receiver == d.receiver,
+                older.status == "pending",
+                older.id < d.id,
+                older.next_attempt_at > now,
+            )
+        )
+        query = (
+            select(d.id, d.webhook_id, d.receiver, d.url, d.payload, d.attempts, d.created_at, d.next_attempt_at)
+            .where(d.status == "pending", d.next_attempt_at <= now, ~blocked_by_older)
+            .order_by(d.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True, of=d)
+        )
+        lease_until = now + timedelta(seconds=self.policy.lease_s)
+        with self.engine.begin() as conn:
+            rows = [_Claimed(*r) for r in conn.execute(query)]
+            if rows:
+                conn.execute(
+                    update(d).where(d.id.in_([r.id for r in rows])).values(next_attempt_at=lease_until)
+                )
+        return rows
+
+    def _send(self, row: _Claimed) -> Outcome:
+        receiver = self.receivers.get(row.receiver)
+        now = self.clock()
+        if receiver is None:
+            return Outcome(False, False, None, f"receiver {row.receiver!r} is not configured")
+        headers = headers_for(
+            receiver.secret.get_secret_value(), row.webhook_id, int(now.timestamp()), row.payload
+        )
+        headers["content-type"] = "application/json"
+        try:
+            response = self.client.post(
+                receiver.url, content=row.payload.encode("utf-8"), headers=headers, timeout=receiver.timeout_s
+            )
+        except httpx.HTTPError as exc:
+            return classify(None, exc, now)
+        return classify(response, None, now)
+
+    def _record(self, row: _Claimed, outcome: Outcome) -> str:
+        now = self.clock()
+        d = WebhookDelivery
+        attempts = row.attempts + 1
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_status_code": outcome.status_code,
+            "last_error": outcome.error,
+        }
+        result: str
+        if outcome.delivered:
+            values.update(status="delivered", delivered_at=now, last_error=None)
+            result = "delivered"
+        elif not outcome.retryable:
+            values.update(status="failed", next_attempt_at=now)
+            result = "failed"
+        else:
+            retry_at = next_attempt(
+                attempts, now, self.policy, retry_after_s=outcome.retry_after_s, rand=self.rng.random()
+            )
+            if retry_at > row.created_at + timedelta(seconds=self.policy.max_age_s):
+                values.update(
+                    status="failed",
+                    next_attempt_at=now,
+                    last_error=f"gave up after {attempts} attempts (max age "
+                    f"{self.policy.max_age_s:g}s): {outcome.error}",
+                )
+                result = "failed"
+            else:
+                values.update(next_attempt_at=retry_at)
+                result = "retry"
+        with self.engine.begin() as conn:
+            conn.execute(update(d).where(d.id == row.id).values(**values))
+        log.log(
+            logging.WARNING if result == "failed" else logging.DEBUG,
+            "webhook %s to %s: %s (%s)", row.webhook_id, row.receiver, result, outcome.error or outcome.status_code,
+        )
+        return result
+
+    def _release(self, row: _Claimed) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == row.id).values(next_attempt_at=row.due_at)
+            )
+
+
+def delivery_counts(engine: Engine) -> dict[str, int]:
+    """Outbox rows by status (pending, delivered, failed)."""
+    d = WebhookDelivery
+    with engine.connect() as conn:
+        rows = conn.execute(select(d.status, func.count()).group_by(d.status))
+        counts = {"pending": 0, "delivered": 0, "failed": 0}
+        counts.update({str(s): int(n) for s, n in rows})
+    return counts
+
+
+def failed_deliveries(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
+    """The most recent failed deliveries, with why (for `finsent alerts deliveries --failed`)."""
+    d = WebhookDelivery
+    query = (
+        select(d.id, d.webhook_id, d.event_id, d.receiver, d.attempts, d.last_status_code, d.last_error, d.created_at)
+        .where(d.status == "failed")
+        .order_by(d.id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]

@@ -1,0 +1,389 @@
+"""One evaluation tick at a given event time `now`: stats -> decisions -> states -> events.
+
+The tick is deterministic given (rules, database contents, model version, now, prior states):
+event ids are derived from (fingerprint, reason, now) and `emitted_at` is `now`. So the live
+worker (now = the wall clock, state in Postgres) and a backtest (now = a sequence of event times
+at the live cadence, `InMemoryStateStore`) produce the same alerts from the same history.
+
+Postgres store: states, `alert_events` and outbox rows (one per event and receiver, body rendered
+and ready to sign) are written in one transaction; the AlertEvents are published to Kafka after
+the commit (`publish`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from alerts.evaluate import Decision, evaluate
+from alerts.lifecycle import AlertState, Reason, Status, advance, needs_notify, record_notification
+from alerts.payloads import build_payload, fetch_details, render_for
+from alerts.receivers import Receiver
+from alerts.rules import AnyRule, RulesConfig
+from alerts.silences import Silence, active_silences, is_silenced
+from alerts.stats import GroupKey, StatsSpec, empty_stats, latest_model_version, stats_for_rules
+from pipeline.db.models import AlertEvent as AlertEventRow
+from pipeline.db.models import AlertState as AlertStateRow
+from pipeline.db.models import WebhookDelivery
+from schemas import AlertEvent, AlertWindow, utc_now
+
+log = logging.getLogger(__name__)
+
+EVENT_NAMESPACE = uuid.UUID("5b0f7c1e-2f4a-4f0e-9d59-4c1a8e6b7a10")
+
+Clock = Callable[[], datetime]
+Publisher = Callable[[Sequence[AlertEvent]], None]
+RulesSource = Callable[[], RulesConfig]
+
+
+@dataclass(frozen=True, slots=True)
+class EmittedEvent:
+    """An AlertEvent and what delivering it needs."""
+
+    event_id: str
+    event: AlertEvent
+    reason: Reason
+    kind: str
+    receivers: tuple[str, ...]
+    model_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    now: datetime
+    model_version: str | None
+    decisions: tuple[Decision, ...] = ()
+    events: tuple[EmittedEvent, ...] = ()
+    silenced: tuple[str, ...] = ()
+    """Fingerprints whose notification a silence muted in this tick."""
+
+    @property
+    def firing(self) -> list[EmittedEvent]:
+        return [e for e in self.events if e.event.status == "firing"]
+
+    @property
+    def resolved(self) -> list[EmittedEvent]:
+        return [e for e in self.events if e.event.status == "resolved"]
+
+
+class StateStore(Protocol):
+    """Where alert states (and emitted events) live between ticks."""
+
+    def load(self) -> dict[str, AlertState]: ...
+
+    def save(self, states: Sequence[AlertState], events: Sequence[EmittedEvent]) -> None: ...
+
+
+@dataclass
+class InMemoryStateStore:
+    """States and events in memory: for backtests and tests."""
+
+    states: dict[str, AlertState] = field(default_factory=dict)
+    events: list[EmittedEvent] = field(default_factory=list)
+
+    def load(self) -> dict[str, AlertState]:
+        return dict(self.states)
+
+    def save(self, states: Sequence[AlertState], events: Sequence[EmittedEvent]) -> None:
+        self.states.update({s.fingerprint: s for s in states})
+        self.events.extend(events)
+
+
+class PostgresStateStore:
+    """States in `alert_states`; events in `alert_events` plus outbox rows, in one transaction.
+
+    Works on SQLite too (the embedded default). `clock` stamps outbox rows (wall time: the
+    dispatcher's schedule), `backtest=True` marks events as replays and writes no outbox rows.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        receivers: Mapping[str, Receiver],
+        *,
+        public_url: str = "http://localhost:8080",
+        clock: Clock = utc_now,
+        backtest: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.receivers = dict(receivers)
+        self.public_url = public_url
+        self.clock = clock
+        self.backtest = backtest
+
+    def load(self) -> dict[str, AlertState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(AlertStateRow.__table__)).mappings().all()
+        return {r["fingerprint"]: _state_from_row(r) for r in rows}
+
+    def save(self, states: Sequence[AlertState], events: Sequence[EmittedEvent]) -> None:
+        with self.engine.begin() as conn:
+            if states:
+                _upsert_states(conn, states)
+            for emitted in events:
+                conn.execute(AlertEventRow.__table__.insert().values(_event_row(emitted, self.backtest)))
+                if not self.backtest:
+                    self._enqueue(conn, emitted)
+
+    def _enqueue(self, conn: Connection, emitted: EmittedEvent) -> None:
+        targets = [self.receivers[n] for n in emitted.receivers if n in self.receivers]
+        if not targets:
+            return
+        event = emitted.event
+        headlines, entities = fetch_details(
+            conn,
+            model_version=emitted.model_version,
+            topic=event.topic,
+            start=event.window.start,
+            end=event.window.end,
+            ticker=event.labels.get("ticker"),
+        )
+        payload = build_payload(
+            event,
+            event_id=emitted.event_id,
+            kind=emitted.kind,
+            reason=emitted.reason.value,
+            headlines=headlines,
+            entities=entities,
+            public_url=self.public_url,
+            model_version=emitted.model_version,
+        )
+        now = self.clock()
+        for receiver in targets:
+            conn.execute(
+                WebhookDelivery.__table__.insert().values(
+                    webhook_id=webhook_id(emitted.event_id, receiver.name),
+                    event_id=emitted.event_id,
+                    receiver=receiver.name,
+                    url=receiver.url,
+                    payload=render_for(receiver.format, payload),
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+
+
+def webhook_id(event_id: str, receiver: str) -> str:
+    """The `webhook-id` of one event to one receiver: stable, the same on every retry."""
+    return "msg_" + uuid.uuid5(EVENT_NAMESPACE, f"{event_id}|{receiver}").hex
+
+
+def event_id_for(fingerprint: str, reason: Reason, now: datetime) -> str:
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{fingerprint}|{reason.value}|{now.isoformat()}"))
+
+
+class AlertEngine:
+    """Evaluates every rule at `now` and moves alert states; see the module docstring."""
+
+    def __init__(
+        self,
+        db: Engine,
+        rules: RulesSource | RulesConfig,
+        store: StateStore,
+        *,
+        receivers: Sequence[str] = (),
+        model_version: str | None = None,
+        use_silences: bool = True,
+        publish: Publisher | None = None,
+    ) -> None:
+        self.db = db
+        self._rules: RulesSource = (lambda: rules) if isinstance(rules, RulesConfig) else rules
+        self.store = store
+        self.receivers = tuple(receivers)
+        self.model_version = model_version
+        self.use_silences = use_silences
+        self.publish = publish
+
+    def tick(self, now: datetime) -> TickResult:
+        if now.tzinfo is None:
+            raise ValueError("[ALR040] evaluate at an aware datetime (event time, UTC)")
+        config = self._rules()
+        rules: dict[str, AnyRule] = {r.name: r for r in config.rules}
+        with self.db.connect() as conn:
+            version = self.model_version or latest_model_version(conn)
+            if version is None:
+                return TickResult(now=now, model_version=None)
+            stats = stats_for_rules(conn, rules, version, now)
+            silences = active_silences(conn, now) if self.use_silences else []
+        states = self.store.load()
+        result = plan_tick(rules, stats, states, silences, now, version, self.receivers)
+        self.store.save(result.states, result.events)
+        if result.events and self.publish is not None:
+            try:
+                self.publish([e.event for e in result.events])
+            except Exception:  # noqa: BLE001 - the events are stored; Kafka is best effort here
+                log.exception("publishing %d alert events failed", len(result.events))
+        return TickResult(
+            now=now,
+            model_version=version,
+            decisions=result.decisions,
+            events=result.events,
+            silenced=result.silenced,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TickPlan:
+    decisions: tuple[Decision, ...]
+    states: tuple[AlertState, ...]
+    events: tuple[EmittedEvent, ...]
+    silenced: tuple[str, ...]
+
+
+def plan_tick(
+    rules: Mapping[str, AnyRule],
+    stats: Mapping[str, Mapping[GroupKey, Any]],
+    states: Mapping[str, AlertState],
+    silences: Sequence[Silence],
+    now: datetime,
+    model_version: str,
+    all_receivers: Sequence[str] = (),
+) -> TickPlan:
+    """The pure core of a tick: decisions, next states and events from stats and prior states."""
+    by_rule: dict[str, dict[GroupKey, AlertState]] = {}
+    for state in states.values():
+        by_rule.setdefault(state.rule, {})[state.labels] = state
+    decisions: list[Decision] = []
+    new_states: list[AlertState] = []
+    events: list[EmittedEvent] = []
+    silenced: list[str] = []
+    for name in sorted(rules):
+        rule = rules[name]
+        rule_stats = stats.get(name, {})
+        known = by_rule.get(name, {})
+        groups = {k for k in rule_stats if rule.covers(dict(k).get("topic", ""))}
+        groups |= {k for k, s in known.items() if s.status in (Status.PENDING, Status.FIRING)}
+        spec = StatsSpec.of(rule)
+        for labels in sorted(groups):
+            window_stats = rule_stats.get(labels) if rule.covers(dict(labels).get("topic", "")) else None
+            decision = evaluate(rule, window_stats or empty_stats(spec, labels, now), now)
+            decisions.append(decision)
+            before = known.get(labels)
+            state = advance(before, decision)
+            reason = needs_notify(state, decision, now)
+            alert_labels = {**dict(labels), **rule.labels}
+            match_labels = {**alert_labels, "rule": rule.name, "severity": rule.severity}
+            if reason in (Reason.FIRST_FIRING, Reason.REPEAT) and is_silenced(silences, match_labels, now):
+                silenced.append(state.fingerprint)
+                reason = Reason.NONE
+            if reason is not Reason.NONE:
+                events.append(_emit(rule, decision, state, reason, now, model_version, all_receivers, alert_labels))
+                state = record_notification(state, reason, now)
+            if before is not None or state.status is not Status.INACTIVE:
+                new_states.append(state)
+    return TickPlan(tuple(decisions), tuple(new_states), tuple(events), tuple(silenced))
+
+
+def _emit(
+    rule: AnyRule,
+    decision: Decision,
+    state: AlertState,
+    reason: Reason,
+    now: datetime,
+    model_version: str,
+    all_receivers: Sequence[str],
+    labels: Mapping[str, str],
+) -> EmittedEvent:
+    resolved = reason is Reason.RESOLVED
+    event = AlertEvent(
+        fingerprint=state.fingerprint,
+        rule=rule.name,
+        topic=state.topic,
+        status="resolved" if resolved else "firing",
+        window=AlertWindow(start=decision.window_start, end=decision.window_end),
+        figures={k: float(v) for k, v in decision.figures.items()},
+        labels=dict(labels),
+        severity=rule.severity,
+        started_at=state.active_since or now,
+        ended_at=state.resolved_at if resolved else None,
+        emitted_at=now,
+    )
+    return EmittedEvent(
+        event_id=event_id_for(state.fingerprint, reason, now),
+        event=event,
+        reason=reason,
+        kind=rule.kind,
+        receivers=tuple(rule.receivers) or tuple(all_receivers),
+        model_version=model_version,
+    )
+
+
+# --- rows <-> states ------------------------------------------------------------------------------
+
+
+def _state_from_row(r: Mapping[str, Any]) -> AlertState:
+    labels = r["labels"] or {}
+    return AlertState(
+        fingerprint=r["fingerprint"],
+        rule=r["rule"],
+        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        status=Status(r["status"]),
+        pending_since=r["pending_since"],
+        active_since=r["active_since"],
+        last_active_at=r["last_active_at"],
+        last_evaluated_at=r["last_evaluated_at"],
+        last_notified_at=r["last_notified_at"],
+        notified_status=Status(r["notified_status"]) if r["notified_status"] else None,
+        resolved_at=r["resolved_at"],
+        consecutive_hits=int(r["consecutive_hits"] or 0),
+        last_figures=dict(r["last_figures"] or {}),
+    )
+
+
+def _state_row(s: AlertState) -> dict[str, Any]:
+    return {
+        "fingerprint": s.fingerprint,
+        "rule": s.rule,
+        "topic": s.topic,
+        "labels": dict(s.labels),
+        "status": s.status.value,
+        "pending_since": s.pending_since,
+        "active_since": s.active_since,
+        "last_active_at": s.last_active_at,
+        "last_evaluated_at": s.last_evaluated_at,
+        "last_notified_at": s.last_notified_at,
+        "notified_status": s.notified_status.value if s.notified_status else None,
+        "resolved_at": s.resolved_at,
+        "consecutive_hits": s.consecutive_hits,
+        "last_figures": dict(s.last_figures),
+    }
+
+
+def _upsert_states(conn: Connection, states: Sequence[AlertState]) -> None:
+    table = AlertStateRow.__table__
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    rows = [_state_row(s) for s in states]
+    for start in range(0, len(rows), 500):
+        statement = dialect.insert(table).values(rows[start : start + 500])
+        updates = {c: statement.excluded[c] for c in rows[0] if c != "fingerprint"}
+        conn.execute(statement.on_conflict_do_update(index_elements=["fingerprint"], set_=updates))
+
+
+def _event_row(emitted: EmittedEvent, backtest: bool) -> dict[str, Any]:
+    e = emitted.event
+    return {
+        "event_id": emitted.event_id,
+        "fingerprint": e.fingerprint,
+        "rule": e.rule,
+        "topic": e.topic,
+        "status": e.status,
+        "window_start": e.window.start,
+        "window_end": e.window.end,
+        "figures": dict(e.figures),
+        "severity": e.severity,
+        "labels": dict(e.labels),
+        "started_at": e.started_at,
+        "ended_at": e.ended_at,
+        "emitted_at": e.emitted_at,
+        "backtest": backtest,
+    }
+

@@ -1,0 +1,1 @@
+"""Library code with no process loops: config, Kafka I/O, storage, the news model."""

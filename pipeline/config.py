@@ -1,0 +1,66 @@
+"""The one settings object. Build it once at the entry point (`Settings()`) and pass it down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas import topics
+
+
+class Settings(BaseSettings):
+    """Every knob of finsent; each field reads `FINSENT_<NAME>` from the environment or `.env`."""
+
+    model_config = SettingsConfigDict(env_prefix="FINSENT_", env_file=".env", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path(".finsent"), description="where embedded-default state lives")
+    database_url: SecretStr | None = Field(
+        default=None, description="SQLAlchemy URL; unset = SQLite file under data_dir"
+    )
+    kafka_bootstrap: str | None = Field(default=None, description="host:port[,...]; unset = embedded broker")
+    kafka_partitions: int = Field(default=4, ge=1)
+    kafka_client_id: str = "finsent"
+
+    topic_raw: str = topics.RAW
+    topic_enriched: str = topics.ENRICHED
+    topic_dlq: str = topics.DLQ
+    topic_alerts: str = topics.ALERTS
+    topic_replay: str = topics.REPLAY
+    model_group: str = "finsent-model"
+    alerts_group: str = "finsent-alerts"
+
+    model_path: Path | None = Field(default=None, description="checkpoint dir; unset = shipped default")
+    model_device: str | None = Field(default=None, description="cpu, cuda, cuda:1 ...; unset = best")
+    model_threads: int | None = Field(default=None, ge=1)
+    model_quantize: bool = Field(default=False, description="int8 dynamic quantization on CPU")
+
+    batch_max_items: int = Field(default=64, ge=1)
+    batch_max_ms: int = Field(default=500, ge=1)
+    batch_max_tokens: int = Field(default=16_384, ge=64)
+
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="secret of the `default` receiver (whsec_<base64> or any string)"
+    )
+    webhook_url: str | None = Field(default=None, description="URL of the `default` webhook receiver")
+    alerts_receivers_path: Path | None = Field(default=None, description="YAML file of webhook receivers")
+    rules_path: Path | None = Field(default=None, description="alert rules YAML; unset = shipped defaults")
+    alerts_interval_s: float = Field(default=30.0, gt=0, description="seconds between rule evaluations")
+    alerts_dispatch_interval_s: float = Field(default=2.0, gt=0, description="seconds between outbox scans")
+    alerts_model_version: str | None = Field(
+        default=None, description="model version the rules evaluate; unset = the latest stored"
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_max_age_s: float = Field(default=86_400.0, gt=0, description="give up on a webhook after this")
+    public_url: str = Field(default="http://localhost:8080", description="base of links back in alerts")
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    log_json: bool = False
+    log_level: str = "INFO"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL to connect to (the SQLite default when none is configured)."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'finsent.db').resolve()}"

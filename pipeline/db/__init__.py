@@ -1,0 +1,49 @@
+"""Storage: models, engines, migrations and the idempotent batch writer."""
+
+from pipeline.db.engine import make_engine, session_factory
+from pipeline.db.migrate import current, downgrade, head, upgrade
+from pipeline.db.models import (
+    TABLE_NAMES,
+    AlertEvent,
+    AlertState,
+    Article,
+    Base,
+    Enrichment,
+    Entity,
+    Silence,
+    WebhookDelivery,
+)
+from pipeline.db.types import UtcDateTime
+from pipeline.db.writer import (
+    MissingArticleError,
+    StoreResult,
+    count_rows,
+    existing_enrichment_ids,
+    store_articles,
+    store_batch,
+)
+
+__all__ = [
+    "TABLE_NAMES",
+    "AlertEvent",
+    "AlertState",
+    "Article",
+    "Base",
+    "Enrichment",
+    "Entity",
+    "MissingArticleError",
+    "Silence",
+    "StoreResult",
+    "UtcDateTime",
+    "WebhookDelivery",
+    "count_rows",
+    "current",
+    "downgrade",
+    "existing_enrichment_ids",
+    "head",
+    "make_engine",
+    "session_factory",
+    "store_articles",
+    "store_batch",
+    "upgrade",
+]

@@ -1,0 +1,212 @@
+"""The relational schema: SQLAlchemy 2.0 declarative models, one class per table.
+
+Migrations in `pipeline/db/migrations/versions/` are written by hand to match; an integration
+test compares the migrated database with this metadata so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from pipeline.db.types import BigIntPk, JsonType, UtcDateTime
+
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Deterministic constraint names, so migrations can refer to them on every dialect."""
+
+SENTIMENTS: Final = ("negative", "neutral", "positive")
+ALERT_STATE_STATUSES: Final = ("inactive", "pending", "firing", "resolved")
+ALERT_EVENT_STATUSES: Final = ("firing", "resolved")
+DELIVERY_STATUSES: Final = ("pending", "delivered", "failed")
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK that `column` holds one of `values`."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Article(Base):
+    """One news item as ingested (`RawNews`); `id` is the stable news id."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(4000))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, default="")
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    tickers: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    ingested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    stored_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+
+    enrichments: Mapped[list[Enrichment]] = relationship(back_populates="article", passive_deletes=True)
+
+
+class Enrichment(Base):
+    """What one model version said about one article (`EnrichedNews`)."""
+
+    __tablename__ = "enrichments"
+    __table_args__ = (
+        UniqueConstraint("news_id", "model_version"),
+        Index("ix_enrichments_window", "model_version", "topic", "published_at"),
+        CheckConstraint(one_of("sentiment", SENTIMENTS), name="sentiment"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    news_id: Mapped[str] = mapped_column(String(64), ForeignKey("articles.id", ondelete="CASCADE"))
+    model_version: Mapped[str] = mapped_column(String(100))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, comment="copied from the article")
+    topic: Mapped[str] = mapped_column(String(100))
+    topic_score: Mapped[float] = mapped_column(Float)
+    sentiment: Mapped[str] = mapped_column(String(16))
+    p_negative: Mapped[float] = mapped_column(Float)
+    p_neutral: Mapped[float] = mapped_column(Float)
+    p_positive: Mapped[float] = mapped_column(Float)
+    sentiment_score: Mapped[float] = mapped_column(Float)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    stored_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+
+    article: Mapped[Article] = relationship(back_populates="enrichments")
+    entities: Mapped[list[Entity]] = relationship(back_populates="enrichment", passive_deletes=True)
+
+
+class Entity(Base):
+    """A named entity of one enrichment; offsets index into `RawNews.text`."""
+
+    __tablename__ = "entities"
+    __table_args__ = (
+        UniqueConstraint("enrichment_id", "start_char", "end_char", "label"),
+        CheckConstraint("end_char >= start_char", name="span"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    enrichment_id: Mapped[int] = mapped_column(BigIntPk, ForeignKey("enrichments.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(32))
+    start_char: Mapped[int] = mapped_column(Integer)
+    end_char: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[float] = mapped_column(Float)
+    ticker: Mapped[str | None] = mapped_column(String(32), index=True)
+
+    enrichment: Mapped[Enrichment] = relationship(back_populates="entities")
+
+
+class AlertState(Base):
+    """The evaluator's memory of one alert (one fingerprint) between evaluations."""
+
+    __tablename__ = "alert_states"
+    __table_args__ = (CheckConstraint(one_of("status", ALERT_STATE_STATUSES), name="status"),)
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(100))
+    labels: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="inactive", index=True)
+    pending_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    active_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_evaluated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_active_at: Mapped[datetime | None] = mapped_column(UtcDateTime, comment="condition last held")
+    notified_status: Mapped[str | None] = mapped_column(String(16), comment="what was last notified")
+    consecutive_hits: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_figures: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+
+class AlertEvent(Base):
+    """One emitted firing or resolution (`schemas.AlertEvent`); `backtest` marks replays."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (
+        CheckConstraint(one_of("status", ALERT_EVENT_STATUSES), name="status"),
+        Index("ix_alert_events_fingerprint_emitted_at", "fingerprint", "emitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    window_end: Mapped[datetime] = mapped_column(UtcDateTime)
+    figures: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    severity: Mapped[str] = mapped_column(String(32), default="warning")
+    labels: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    emitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    backtest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class WebhookDelivery(Base):
+    """Transactional outbox: one webhook to send, written in the transaction of its event."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status"),
+        UniqueConstraint("event_id", "receiver"),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(String(64), unique=True, comment="msg_... (webhook-id header)")
+    event_id: Mapped[str] = mapped_column(String(36), ForeignKey("alert_events.event_id", ondelete="CASCADE"))
+    receiver: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(2000))
+    payload: Mapped[str] = mapped_column(Text, comment="the exact JSON body that gets signed")
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Silence(Base):
+    """Mutes matching alerts between `starts_at` and `ends_at`."""
+
+    __tablename__ = "silences"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="period"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    matchers: Mapped[dict[str, Any]] = mapped_column(JsonType, comment="topic / rule / labels to match")
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+
+
+TABLES: Final = tuple(Base.metadata.sorted_tables)
+TABLE_NAMES: Final = frozenset(t.name for t in TABLES)

@@ -1,0 +1,356 @@
+"""One source item (a loose mapping) -> one `RawNews`, or `InvalidItem` saying why not.
+
+Pure: no I/O, no clock (`now` is passed in). What it does:
+
+- text: HTML tags stripped (script/style dropped), entities unescaped, Unicode NFC, zero-width
+  characters removed, whitespace collapsed to single spaces;
+- time: ISO 8601, RFC 822 (RSS), epoch seconds (or milliseconds), `datetime`, `time.struct_time`;
+  a naive time is read in the source's zone (`default_tz`), then converted to UTC; a missing time
+  is `now`; an unreadable one, or one more than a day after `now`, is invalid;
+- language: kept when the item gives one, else guessed with langdetect (fixed seed), `und` when
+  the text is too short or the guess fails;
+- tickers: from `tickers` / `ticker` / `symbols` hints plus cashtags (`$AAPL`) in the title;
+- id: `schemas.news_id` (canonical URL, else source + title + time), so the same story gets the
+  same id from any source and tracking parameters do not change it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from email.utils import parsedate_tz
+from html.parser import HTMLParser
+
+from pydantic import ValidationError
+
+from schemas import RawNews, news_id
+from schemas.news import MAX_BODY_CHARS, MAX_TITLE_CHARS
+
+FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "title": ("title", "headline"),
+    "body": ("body", "summary", "description", "content", "text"),
+    "url": ("url", "link"),
+    "published_at": (
+        "published_at",
+        "published",
+        "pubDate",
+        "pubdate",
+        "date",
+        "updated",
+        "timestamp",
+        "time",
+    ),
+    "source": ("source",),
+    "language": ("language", "lang"),
+    "tickers": ("tickers", "ticker", "symbols"),
+}
+"""Item keys read for each `RawNews` field, first present wins."""
+
+MAX_URL_CHARS = 4_000
+MAX_FUTURE = timedelta(days=1)
+UNDETERMINED = "und"
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$")
+_CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,6}(?:\.[A-Z]{1,2})?)\b")
+_TICKER_SPLIT = re.compile(r"[\s,;|]+")
+_EPOCH = re.compile(r"^-?\d{9,13}(?:\.\d+)?$")
+_MIN_LETTERS_FOR_LANGUAGE = 12
+
+
+class InvalidItem(ValueError):  # noqa: N818 - the name the contract uses
+    """The item cannot become a `RawNews`; `reason` says why, `field` names the culprit if one."""
+
+    def __init__(self, reason: str, *, field: str | None = None) -> None:
+        self.reason = reason
+        self.field = field
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+
+# --------------------------------------------------------------------------------------- text
+
+
+class _TextExtractor(HTMLParser):
+    _SKIP = frozenset({"script", "style", "head", "noscript", "template"})
+    _BREAK = frozenset(
+        {
+            "br",
+            "p",
+            "div",
+            "li",
+            "ul",
+            "ol",
+            "tr",
+            "td",
+            "th",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "blockquote",
+            "section",
+            "article",
+            "header",
+            "footer",
+            "table",
+            "hr",
+            "pre",
+        }
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag in self._BREAK:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in self._BREAK:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def clean_text(value: str) -> str:
+    """Plain text of an HTML or text fragment: tags out, entities in, whitespace collapsed."""
+    if "<" in value or "&" in value:
+        parser = _TextExtractor()
+        parser.feed(value)
+        parser.close()
+        value = "".join(parser.parts)
+    value = unicodedata.normalize("NFC", value).translate(_ZERO_WIDTH)
+    return " ".join(value.split())
+
+
+# --------------------------------------------------------------------------------------- time
+
+
+def parse_datetime(value: object, *, default_tz: tzinfo = UTC) -> datetime:
+    """An aware UTC datetime from ISO 8601, RFC 822, epoch seconds/ms, datetime or struct_time.
+
+    Raises `InvalidItem(field="published_at")` when the value is not a readable time.
+    """
+    parsed: datetime
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, time.struct_time):  # feedparser's *_parsed fields are UTC
+        parsed = datetime(*value[:6], tzinfo=UTC)
+    elif isinstance(value, bool):
+        raise InvalidItem(f"not a time: {value!r}", field="published_at")
+    elif isinstance(value, int | float):
+        parsed = _from_epoch(float(value))
+    elif isinstance(value, str):
+        parsed = _parse_text_time(value.strip())
+    else:
+        raise InvalidItem(f"not a time: {type(value).__name__} {value!r:.80}", field="published_at")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = parsed.replace(tzinfo=default_tz)
+    return parsed.astimezone(UTC)
+
+
+def _from_epoch(seconds: float) -> datetime:
+    if abs(seconds) >= 1e11:  # 13 digits: milliseconds
+        seconds /= 1000.0
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise InvalidItem(f"epoch {seconds!r} out of range: {exc}", field="published_at") from exc
+
+
+def _parse_text_time(text: str) -> datetime:
+    if not text:
+        raise InvalidItem("empty time", field="published_at")
+    if _EPOCH.match(text):
+        return _from_epoch(float(text))
+    iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        return datetime.fromisoformat(iso)
+    except ValueError:
+        pass
+    rfc = parsedate_tz(text)
+    if rfc is not None:
+        year, month, day, hour, minute, second = rfc[:6]
+        offset = rfc[9]
+        if year < 100:  # RFC 822 two-digit years
+            year += 2000 if year < 50 else 1900
+        try:
+            naive = datetime(year, month, day, hour, minute, second)  # noqa: DTZ001 - zone applied below
+        except ValueError as exc:
+            raise InvalidItem(f"impossible date {text!r}: {exc}", field="published_at") from exc
+        # "-0000" means "zone unknown" in RFC 2822: leave naive, the source's zone applies.
+        if offset is None or (offset == 0 and "-0000" in text):
+            return naive
+        return naive.replace(tzinfo=timezone(timedelta(seconds=offset)))
+    raise InvalidItem(
+        f"unreadable time {text!r:.80} (expected ISO 8601, RFC 822 or epoch seconds)", field="published_at"
+    )
+
+
+# --------------------------------------------------------------------------------------- language
+
+_lang_lock = threading.Lock()
+_lang_ready = False
+
+
+def guess_language(text: str) -> str:
+    """ISO 639-1 code from langdetect (deterministic: fixed seed), `und` when unsure."""
+    global _lang_ready
+    letters = sum(ch.isalpha() for ch in text)
+    if letters < _MIN_LETTERS_FOR_LANGUAGE:
+        return UNDETERMINED
+    from langdetect import DetectorFactory, detect
+    from langdetect.lang_detect_exception import LangDetectException
+
+    with _lang_lock:  # profile loading is not thread-safe
+        if not _lang_ready:
+            DetectorFactory.seed = 0
+            try:
+                detect("warm up the language profiles")
+            except LangDetectException:
+                pass
+            _lang_ready = True
+    try:
+        return str(detect(text[:2_000]))
+    except LangDetectException:
+        return UNDETERMINED
+
+
+# --------------------------------------------------------------------------------------- tickers
+
+
+def extract_tickers(hints: object, title: str) -> tuple[str, ...]:
+    """Tickers from hints (list or `AAPL, MSFT` string; `$` and `NASDAQ:` prefixes dropped) + cashtags."""
+    found: list[str] = []
+    raw: Iterable[object]
+    if hints is None:
+        raw = ()
+    elif isinstance(hints, str):
+        raw = _TICKER_SPLIT.split(hints)
+    elif isinstance(hints, Iterable):
+        raw = hints
+    else:
+        raw = (hints,)
+    for hint in raw:
+        if not isinstance(hint, str):
+            continue
+        symbol = hint.strip().lstrip("$").upper()
+        symbol = symbol.rsplit(":", 1)[-1]  # NASDAQ:AAPL
+        if _TICKER.match(symbol):
+            found.append(symbol)
+    found.extend(match.upper() for match in _CASHTAG.findall(title))
+    return tuple(dict.fromkeys(found))
+
+
+# --------------------------------------------------------------------------------------- item
+
+
+def _pick(item: Mapping[str, object], field: str) -> object:
+    for key in FIELD_ALIASES[field]:
+        value = item.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _text_field(item: Mapping[str, object], field: str) -> str:
+    value = _pick(item, field)
+    if value is None:
+        return ""
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):  # feedparser `content`
+        value = value[0].get("value", "")
+    if isinstance(value, Mapping) and "value" in value:  # feedparser `*_detail`
+        value = value["value"]
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise InvalidItem(f"expected text, got {type(value).__name__}", field=field)
+    return clean_text(str(value))
+
+
+def normalize(
+    item: Mapping[str, object],
+    *,
+    source: str,
+    default_tz: tzinfo = UTC,
+    now: datetime,
+) -> RawNews:
+    """Turn one source item into a `RawNews`; raise `InvalidItem` with a clear reason otherwise.
+
+    `source` names where the item came from (feed, file, endpoint); an item's own non-empty
+    `source` string (e.g. the publisher in an archive) takes precedence.
+    """
+    if not isinstance(item, Mapping):
+        raise InvalidItem(f"item must be a JSON object, got {type(item).__name__}")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+
+    title = _text_field(item, "title")
+    if not title:
+        raise InvalidItem("missing or empty title", field="title")
+    if len(title) > MAX_TITLE_CHARS:
+        raise InvalidItem(f"{len(title)} chars, limit {MAX_TITLE_CHARS}", field="title")
+    body = _text_field(item, "body")
+    if len(body) > MAX_BODY_CHARS:
+        raise InvalidItem(f"{len(body)} chars, limit {MAX_BODY_CHARS}", field="body")
+
+    url_value = _pick(item, "url")
+    url = url_value.strip() if isinstance(url_value, str) else None
+    if url_value is not None and not isinstance(url_value, str):
+        raise InvalidItem(f"expected a string, got {type(url_value).__name__}", field="url")
+    if url and len(url) > MAX_URL_CHARS:
+        raise InvalidItem(f"{len(url)} chars, limit {MAX_URL_CHARS}", field="url")
+
+    item_source = _pick(item, "source")
+    name = clean_text(item_source) if isinstance(item_source, str) else ""
+    name = (name or source.strip())[:200]
+    if not name:
+        raise InvalidItem("no source name", field="source")
+
+    published_value = _pick(item, "published_at")
+    published_at = (
+        now.astimezone(UTC)
+        if published_value is None
+        else parse_datetime(published_value, default_tz=default_tz)
+    )
+    if published_at > now + MAX_FUTURE:
+        raise InvalidItem(
+            f"{published_at.isoformat()} is more than {MAX_FUTURE} after ingest time {now.isoformat()}"
+            " (wrong time zone?)",
+            field="published_at",
+        )
+
+    language_value = _pick(item, "language")
+    if isinstance(language_value, str) and 0 < len(language_value.strip()) <= 16:
+        language = language_value.strip().lower()
+    else:
+        language = guess_language(f"{title}. {body[:1_000]}")
+
+    try:
+        return RawNews(
+            id=news_id(url=url, source=name, title=title, published_at=published_at),
+            source=name,
+            url=url or None,
+            title=title,
+            body=body,
+            published_at=published_at,
+            language=language,
+            tickers=extract_tickers(_pick(item, "tickers"), title),
+            ingested_at=now,
+        )
+    except ValidationError as exc:  # a limit this module does not pre-check
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        raise InvalidItem(first["msg"], field=field) from exc

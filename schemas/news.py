@@ -1,0 +1,110 @@
+"""News message contracts: `RawNews` on `news.raw`, `EnrichedNews` on `news.enriched`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from schemas.ids import news_id
+
+MAX_TITLE_CHARS = 2_000
+MAX_BODY_CHARS = 1_000_000
+
+Sentiment = Literal["negative", "neutral", "positive"]
+SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware datetime, normalised to UTC; naive datetimes are rejected."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Contract(BaseModel):
+    """Base of every message: frozen, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RawNews(Contract):
+    """One news item as ingested, before the model has seen it."""
+
+    schema_version: Literal[1] = 1
+    id: str = Field(min_length=8, max_length=64)
+    source: str = Field(min_length=1, max_length=200)
+    url: str | None = Field(default=None, max_length=4_000)
+    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
+    body: str = Field(default="", max_length=MAX_BODY_CHARS)
+    published_at: UtcDatetime
+    language: str | None = Field(default=None, max_length=16)
+    tickers: tuple[str, ...] = ()
+    ingested_at: UtcDatetime = Field(default_factory=utc_now)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_id(cls, data: object) -> object:
+        """Compute the stable id when the producer did not give one."""
+        if isinstance(data, dict) and not data.get("id") and isinstance(data.get("title"), str):
+            published = data.get("published_at")
+            if isinstance(published, str):
+                try:
+                    published = datetime.fromisoformat(published)
+                except ValueError:
+                    return data  # the field validator reports the bad date
+            if isinstance(published, datetime) and published.tzinfo is not None:
+                data = {
+                    **data,
+                    "id": news_id(
+                        url=data.get("url"),
+                        source=str(data.get("source", "")),
+                        title=str(data["title"]),
+                        published_at=published.astimezone(UTC),
+                    ),
+                }
+        return data
+
+    @property
+    def text(self) -> str:
+        """What the model reads: the title, then the body."""
+        return f"{self.title}\n{self.body}" if self.body else self.title
+
+
+class SentimentProbs(Contract):
+    negative: float = Field(ge=0.0, le=1.0)
+    neutral: float = Field(ge=0.0, le=1.0)
+    positive: float = Field(ge=0.0, le=1.0)
+
+
+class EntityMention(Contract):
+    """A named entity found in `RawNews.text`; offsets are character offsets into that text."""
+
+    text: str
+    label: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    confidence: float = Field(ge=0.0, le=1.0)
+    ticker: str | None = None
+
+
+class EnrichedNews(Contract):
+    """What the model said about one news item under one model version."""
+
+    schema_version: Literal[1] = 1
+    news_id: str = Field(min_length=8, max_length=64)
+    model_version: str = Field(min_length=1, max_length=100)
+    published_at: UtcDatetime
+    topic: str
+    topic_score: float = Field(ge=0.0, le=1.0)
+    sentiment: Sentiment
+    sentiment_probs: SentimentProbs
+    sentiment_score: float = Field(ge=-1.0, le=1.0, description="P(positive) - P(negative)")
+    entities: tuple[EntityMention, ...] = ()
+    processed_at: UtcDatetime = Field(default_factory=utc_now)

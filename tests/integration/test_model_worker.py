@@ -1,0 +1,229 @@
+"""The live path through the real broker and Postgres: news.raw -> model worker -> Postgres + news.enriched."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
+
+from pipeline.db import Enrichment, make_engine, store_batch
+from pipeline.kafka.clients import make_consumer, make_producer
+from pipeline.model import Predictor
+from schemas import DeadLetter, EnrichedNews, RawNews, decode, encode
+from tests.fixtures.kafka import KafkaTopics, consume, malformed_raw_payloads
+from tests.fixtures.tcp_proxy import TcpProxy
+from workers.model_worker import ModelWorker, ModelWorkerConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADLINES = (
+    "Fed signals rate cut as Apple shares slide",
+    "Oil prices jump after OPEC agrees deeper output cuts",
+    "Goldman Sachs upgrades Tesla to buy, sees 30% upside",
+    "Acme Corp misses earnings estimates, cuts full-year guidance",
+    "Treasury yields climb to two-month high ahead of jobs data",
+)
+
+
+def news_items(n: int, *, tag: str) -> list[RawNews]:
+    start = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    return [
+        RawNews(  # type: ignore[call-arg]
+            source="test-wire",
+            url=f"https://example.com/{tag}/{i}",
+            title=f"{HEADLINES[i % len(HEADLINES)]} ({tag} {i})",
+            body="Markets reacted quickly to the news.",
+            published_at=start + timedelta(seconds=i),
+        )
+        for i in range(n)
+    ]
+
+
+def produce(bootstrap: str, topic: str, payloads: list[tuple[bytes | None, bytes]]) -> None:
+    producer = make_producer(bootstrap)
+    for key, value in payloads:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def enrichment_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(Enrichment)).scalar_one())
+
+
+def distinct_enriched_ids(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(Enrichment.news_id)).scalars())
+
+
+def worker_for(
+    bootstrap: str, topics: KafkaTopics, engine: Engine, predictor: Predictor, **config: object
+) -> tuple[ModelWorker, KafkaConsumer]:
+    consumer = make_consumer(bootstrap, group_id=topics.group("model"), topics=[topics.raw], max_poll_records=64)
+    worker = ModelWorker(
+        consumer=consumer,
+        producer=make_producer(bootstrap),
+        predictor=predictor,
+        store=partial(store_batch, engine),
+        config=ModelWorkerConfig(
+            topic_in=topics.raw, topic_enriched=topics.enriched, topic_dlq=topics.dlq, **config  # type: ignore[arg-type]
+        ),
+    )
+    return worker, consumer
+
+
+def wait_for(condition: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+@pytest.mark.integration
+def test_items_in_equal_rows_out_and_counts_reconcile(
+    kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_engine: Engine, predictor: Predictor
+) -> None:
+    items = news_items(120, tag="e2e")
+    bad = malformed_raw_payloads()
+    payloads = [(n.id.encode(), encode(n)) for n in items]
+    payloads += [(n.id.encode(), encode(n)) for n in items[:10]]  # re-sent: duplicates
+    payloads += [(None, value) for value, _ in bad.values()]
+    produce(kafka_bootstrap, kafka_topics.raw, payloads)
+
+    worker, consumer = worker_for(kafka_bootstrap, kafka_topics, pg_engine, predictor)
+    totals = worker.run(threading.Event(), until=lambda t: t.consumed >= len(payloads))
+    consumer.close(autocommit=False)
+
+    assert totals.consumed == len(payloads)
+    assert totals.stored == len(items) == enrichment_count(pg_engine)
+    assert totals.deduplicated == 10 and totals.dlq == len(bad)
+    assert totals.consumed == totals.stored + totals.deduplicated + totals.dlq
+    assert distinct_enriched_ids(pg_engine) == {n.id for n in items}
+
+    checker = make_consumer(kafka_bootstrap, group_id=kafka_topics.group("check"), topics=[kafka_topics.dlq])
+    letters = [decode(r.value, DeadLetter) for r in consume(checker, len(bad))]
+    checker.close()
+    reasons = " | ".join(letter.reason for letter in letters if isinstance(letter, DeadLetter))
+    for _, fragment in bad.values():
+        assert fragment in reasons
+    enriched_reader = make_consumer(kafka_bootstrap, group_id=kafka_topics.group("check2"), topics=[kafka_topics.enriched])
+    enriched = [decode(r.value, EnrichedNews) for r in consume(enriched_reader, len(items))]
+    enriched_reader.close()
+    assert all(isinstance(e, EnrichedNews) and e.model_version == predictor.model_version for e in enriched)
+
+
+@pytest.mark.integration
+def test_database_outage_pauses_then_catches_up_without_loss(
+    kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_url: str, pg_engine: Engine, predictor: Predictor
+) -> None:
+    url = make_url(pg_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    proxied = make_engine(url.set(host="127.0.0.1", port=proxy.port), pool_timeout=2, connect_args={"connect_timeout": 2})
+    items = news_items(80, tag="outage")
+    worker, consumer = worker_for(
+        kafka_bootstrap, kafka_topics, proxied, predictor, retry_initial_s=0.2, retry_max_s=1.0
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run, args=(stop,), kwargs={"until": lambda t: t.stored >= len(items)})
+    try:
+        proxy.pause()
+        produce(kafka_bootstrap, kafka_topics.raw, [(n.id.encode(), encode(n)) for n in items])
+        runner.start()
+        wait_for(lambda: worker.metrics.store_retries._value.get() >= 3, 60, "store retries during the outage")
+        assert not worker.storing_ok
+        assert enrichment_count(pg_engine) == 0
+        proxy.resume()
+        runner.join(timeout=120)
+        assert not runner.is_alive()
+    finally:
+        stop.set()
+        runner.join(timeout=10) if runner.is_alive() else None
+        consumer.close(autocommit=False)
+        proxy.stop()
+        proxied.dispose()
+    assert worker.storing_ok
+    assert distinct_enriched_ids(pg_engine) == {n.id for n in items}
+    assert worker.totals.consumed == worker.totals.stored + worker.totals.deduplicated + worker.totals.dlq
+
+
+def _spawn_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", "worker", "model"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.fixture
+def worker_env(kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
+    env.update(
+        FINSENT_DATABASE_URL=pg_url,
+        FINSENT_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        FINSENT_KAFKA_PARTITIONS="2",
+        FINSENT_TOPIC_RAW=kafka_topics.raw,
+        FINSENT_TOPIC_ENRICHED=kafka_topics.enriched,
+        FINSENT_TOPIC_DLQ=kafka_topics.dlq,
+        FINSENT_MODEL_GROUP=kafka_topics.group("model"),
+        FINSENT_MODEL_DEVICE="cpu",
+        FINSENT_DATA_DIR=str(tmp_path),
+        FINSENT_LOG_JSON="true",
+    )
+    yield env
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_kill_9_mid_stream_then_restart_stores_every_item_exactly_once(
+    kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_engine: Engine, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    items = news_items(2000, tag="crash")
+    produce(kafka_bootstrap, kafka_topics.raw, [(n.id.encode(), encode(n)) for n in items])
+    log = tmp_path / "worker.log"
+
+    first = _spawn_worker(worker_env, log)
+    try:
+        wait_for(lambda: enrichment_count(pg_engine) >= 200 or first.poll() is not None, 180, "first batches stored")
+        assert first.poll() is None, log.read_text()[-3000:]
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    stored_at_kill = enrichment_count(pg_engine)
+    assert 0 < stored_at_kill < len(items), "the kill must land mid-stream"
+
+    second = _spawn_worker(worker_env, log)
+    try:
+        wait_for(
+            lambda: enrichment_count(pg_engine) >= len(items) or second.poll() is not None, 300, "every item stored"
+        )
+        time.sleep(1.5)  # let the last batch's offsets commit
+        second.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        code = second.wait(timeout=15)
+        assert time.monotonic() - started < 10, "graceful stop takes under 10 s"
+        assert code == 0, log.read_text()[-3000:]
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert enrichment_count(pg_engine) == len(items)
+    assert distinct_enriched_ids(pg_engine) == {n.id for n in items}
+    summary = json.loads(log.read_text().strip().splitlines()[-1])
+    assert summary["consumed"] == summary["stored"] + summary["deduplicated"] + summary["dlq"]
+    assert summary["dlq"] == 0

@@ -1,0 +1,93 @@
+"""The ingest process loop and the command's option handling, with an in-memory producer."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import threading
+from pathlib import Path
+
+import pytest
+
+from pipeline.ingest.samples import NEWS_JSONL
+from pipeline.ingest.sources.archive import ColumnMapError
+from tests.unit.ingest.fakes import FakeProducer
+from workers.commands import ingest as command
+from workers.ingest import FileSource, IngestPlan, run_ingest
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    command.register(parser.add_subparsers())
+    return parser.parse_args(["ingest", *argv])
+
+
+def test_file_and_stdin(producer: FakeProducer) -> None:
+    stdin = io.BytesIO(b'{"title": "Stdin story about markets"}\nnot json\n')
+    plan = IngestPlan(files=(FileSource(NEWS_JSONL),), stdin=True)
+    counts = run_ingest(plan, producer, stop=threading.Event(), topic_raw="raw", topic_dlq="dlq", stdin=stdin)
+    assert counts.as_dict() == {"ingested": 64, "produced": 56, "deduplicated": 5, "dlq": 3}
+    assert producer.flushed == 1
+
+
+def test_stop_event_ends_file_reading(producer: FakeProducer) -> None:
+    stop = threading.Event()
+    stop.set()
+    counts = run_ingest(IngestPlan(files=(FileSource(NEWS_JSONL),)), producer, stop=stop)
+    assert counts.ingested == 0
+
+
+def test_build_plan_from_options(tmp_path: Path) -> None:
+    csv = tmp_path / "a.csv"
+    csv.write_text("h,d\n", encoding="utf-8")
+    plan = command.build_plan(
+        parse(
+            "--file",
+            str(csv),
+            "--map",
+            "title=h",
+            "--map",
+            "published_at=d",
+            "--timezone",
+            "Europe/London",
+            "--feed",
+            "https://example.com/a.rss",
+            "--once",
+            "--source",
+            "arch",
+        )
+    )
+    assert plan.files[0].label == "arch" and dict(plan.files[0].column_map.columns)["title"] == "h"
+    assert plan.feeds[0].url == "https://example.com/a.rss" and plan.once and not plan.runs_until_stopped
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--file", "nope.csv"], "no such file"),
+        (["--map", "title=x"], "--map applies to --file"),
+        (["--stdin", "--timezone", "Nowhere/Land"], "unknown time zone"),
+    ],
+)
+def test_bad_options(argv: list[str], message: str) -> None:
+    with pytest.raises((ColumnMapError, ValueError), match=message):
+        command.build_plan(parse(*argv))
+
+
+def test_handler_exits_2_on_bad_options_without_touching_kafka(capsys: pytest.CaptureFixture[str]) -> None:
+    assert command.handle(parse("--file", "nope.csv"), settings=None) == 2  # type: ignore[arg-type]
+    assert command.handle(parse(), settings=None) == 2  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert "no such file" in err and "nothing to read" in err
+
+
+def test_sigterm_sets_the_stop_event() -> None:
+    import os
+    import signal
+
+    stop = threading.Event()
+    before = signal.getsignal(signal.SIGTERM)
+    with command.stop_on_signals(stop):
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.wait(2)
+    assert signal.getsignal(signal.SIGTERM) == before

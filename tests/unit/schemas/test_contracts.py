@@ -1,0 +1,139 @@
+"""Message contracts: validation, stable ids, serde that never raises."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from schemas import (
+    AlertEvent,
+    AlertWindow,
+    DeadLetter,
+    DecodeFailure,
+    EnrichedNews,
+    EntityMention,
+    RawNews,
+    SentimentProbs,
+    canonical_url,
+    decode,
+    encode,
+    news_id,
+)
+from schemas.news import MAX_BODY_CHARS
+
+PUBLISHED = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+
+def raw(**overrides: object) -> RawNews:
+    fields: dict[str, object] = {
+        "source": "wire",
+        "url": "https://example.com/a?utm_source=x",
+        "title": "Fed holds rates",
+        "published_at": PUBLISHED,
+    }
+    fields.update(overrides)
+    return RawNews.model_validate(fields)
+
+
+def test_id_is_computed_from_canonical_url_and_ignores_tracking() -> None:
+    a = raw(url="https://Example.com/a/?utm_source=x&b=2&a=1#frag")
+    b = raw(url="https://example.com/a?a=1&b=2", title="Other title")
+    assert a.id == b.id
+    assert canonical_url("HTTPS://Example.com:443/a/?b=2&a=1") == "https://example.com/a?a=1&b=2"
+
+
+def test_id_without_url_uses_source_title_and_time() -> None:
+    a = raw(url=None)
+    assert a.id == news_id(url=None, source="wire", title="Fed holds rates", published_at=PUBLISHED)
+    assert raw(url=None, source="other").id != a.id
+    assert raw(url=None, published_at=PUBLISHED + timedelta(seconds=1)).id != a.id
+
+
+def test_published_at_is_normalised_to_utc_and_naive_is_rejected() -> None:
+    eastern = timezone(timedelta(hours=-5))
+    item = raw(published_at=datetime(2026, 3, 2, 9, 30, tzinfo=eastern))
+    assert item.published_at == PUBLISHED and item.published_at.tzinfo == UTC
+    with pytest.raises(ValidationError, match="timezone"):
+        raw(published_at=datetime(2026, 3, 2, 9, 30))
+
+
+def test_contracts_are_frozen_and_strict() -> None:
+    item = raw()
+    with pytest.raises(ValidationError):
+        item.title = "changed"  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="extra"):
+        raw(unexpected=1)
+    with pytest.raises(ValidationError):
+        raw(title="")
+    with pytest.raises(ValidationError):
+        raw(body="x" * (MAX_BODY_CHARS + 1))
+
+
+def enriched() -> EnrichedNews:
+    return EnrichedNews(
+        news_id=raw().id,
+        model_version="m1",
+        published_at=PUBLISHED,
+        topic="Macro",
+        topic_score=0.9,
+        sentiment="negative",
+        sentiment_probs=SentimentProbs(negative=0.7, neutral=0.2, positive=0.1),
+        sentiment_score=-0.6,
+        entities=(EntityMention(text="Fed", label="ORG", start=0, end=3, confidence=0.99),),
+    )
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        raw(),
+        enriched(),
+        AlertEvent(
+            fingerprint="f" * 16,
+            rule="negative_spike",
+            topic="Macro",
+            status="firing",
+            window=AlertWindow(start=PUBLISHED, end=PUBLISHED + timedelta(minutes=15)),
+            figures={"negative_share": 0.8},
+            started_at=PUBLISHED,
+        ),
+        DeadLetter.of(b"\xff{", stage="decode", reason="bad", error_type="InvalidUtf8", source="news.raw"),
+    ],
+    ids=lambda m: type(m).__name__,
+)
+def test_encode_decode_round_trip(message: object) -> None:
+    data = encode(message)  # type: ignore[arg-type]
+    assert decode(data, type(message)) == message  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("payload", "error_type", "fragment"),
+    [
+        (b'{"source": "x", "title": "t"', "ValidationError", "Invalid JSON"),
+        (b"\xff\xfe not utf8", "InvalidUtf8", "UTF-8"),
+        (b'{"source": "x", "published_at": "2026-01-01T00:00:00Z"}', "ValidationError", "title"),
+        (b'{"source": 3, "title": ["t"], "published_at": "soon"}', "ValidationError", "published_at"),
+        (None, "EmptyMessage", "tombstone"),
+    ],
+)
+def test_decode_failure_is_data_with_reason(payload: bytes | None, error_type: str, fragment: str) -> None:
+    result = decode(payload, RawNews)
+    assert isinstance(result, DecodeFailure)
+    assert result.error_type == error_type
+    assert fragment in result.reason
+    assert result.raw == (payload or b"")
+
+
+@given(st.binary(max_size=300))
+def test_decode_never_raises(payload: bytes) -> None:
+    result = decode(payload, RawNews)
+    assert isinstance(result, (RawNews, DecodeFailure))
+
+
+def test_dead_letter_keeps_payload_bytes() -> None:
+    letter = DeadLetter.of(b"\x00\xffraw", stage="ingest", reason="r", error_type="E", source="file.csv")
+    assert letter.payload == b"\x00\xffraw"

@@ -1,0 +1,1 @@
+"""Process entry points: the `finsent` CLI and the long-running workers."""

@@ -1,0 +1,80 @@
+"""`finsent train` and `finsent evaluate`: the news model's training and per-task metrics."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from pipeline.config import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_data_dir() -> Path:
+    """`$FINSENT_TRAIN_DATA`, else `../shared/data` beside the repository."""
+    env = os.environ.get("FINSENT_TRAIN_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from pipeline.model.checkpoint import DEFAULT_DIR
+    from pipeline.model.training.config import TrainConfig
+
+    defaults = TrainConfig(data_dir=Path("."), out_dir=DEFAULT_DIR)
+    train = subparsers.add_parser("train", help="train the joint topic/sentiment/NER model")
+    train.add_argument("--out", type=Path, default=DEFAULT_DIR, help="checkpoint dir (default: the shipped one)")
+    train.add_argument("--data-dir", type=Path, default=None, help="training data (default ../shared/data)")
+    train.add_argument("--max-minutes", type=float, default=defaults.max_minutes)
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--steps", type=int, default=defaults.steps)
+    train.add_argument("--eval-every", type=int, default=defaults.eval_every)
+    train.add_argument("--device", default=None, help="cpu, cuda ... (default: best)")
+    train.set_defaults(handler=run_train)
+
+    ev = subparsers.add_parser("evaluate", help="per-task metrics of a checkpoint on a labelled file")
+    ev.add_argument("--task", choices=("topic", "sentiment", "ner"), required=True)
+    ev.add_argument("--file", type=Path, required=True)
+    ev.add_argument("--model", type=Path, default=None, help="checkpoint dir (default: settings / shipped)")
+    ev.add_argument("--int8", action="store_true", help="evaluate the int8 dynamically quantized CPU model")
+    ev.set_defaults(handler=run_evaluate)
+
+
+def run_train(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.model.training.config import TrainConfig
+    from pipeline.model.training.trainer import train
+
+    cfg = TrainConfig(
+        data_dir=(args.data_dir or default_data_dir()).resolve(),
+        out_dir=args.out.resolve(),
+        seed=args.seed,
+        max_minutes=args.max_minutes,
+        steps=args.steps,
+        eval_every=args.eval_every,
+        device=args.device or settings.model_device,
+        threads=settings.model_threads or 2,
+    )
+    result = train(cfg)
+    print(f"wrote {result.out_dir} (best step {result.best_step}/{result.steps_run}, {result.minutes:.1f} min)")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    import torch
+
+    from pipeline.model.checkpoint import load_model
+    from pipeline.model.evaluate import evaluate_file, format_table, metrics_json
+    from pipeline.model.quantize import quantize_int8
+
+    if settings.model_threads:
+        torch.set_num_threads(settings.model_threads)
+    loaded = load_model(args.model or settings.model_path)
+    model = loaded.model
+    if args.int8:
+        quantize_int8(model)
+    elif settings.model_device:
+        model.to(settings.model_device)
+    metrics = evaluate_file(model, loaded.tokenizer, args.file, args.task, loaded.spec.max_length)
+    print(metrics_json(args.task, args.file, metrics))
+    print(format_table(args.task, args.file, metrics))
+    return 0

@@ -1,0 +1,100 @@
+"""`finsent worker model`: run one member of the model consumer group until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import threading
+import time
+from functools import partial
+from typing import Any
+
+from pipeline.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = subparsers.add_parser("worker", help="run a long-lived worker")
+    kinds = worker.add_subparsers(dest="kind", required=True, metavar="KIND")
+    model = kinds.add_parser("model", help="consume news.raw, enrich with the model, store, emit")
+    model.add_argument("--topic", help="input topic (default: FINSENT_TOPIC_RAW)")
+    model.add_argument("--group", help="consumer group (default: FINSENT_MODEL_GROUP)")
+    model.add_argument("--stop-after", type=int, default=None, help="exit after consuming N records")
+    model.set_defaults(handler=run_model_worker)
+
+    from workers.commands.alerts import register_alerts_kind
+
+    register_alerts_kind(kinds)
+
+
+def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.db import make_engine, store_batch, upgrade
+    from pipeline.kafka.broker import broker_for
+    from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
+    from pipeline.model import load_predictor
+    from pipeline.observability import OpsServer
+    from workers.lifecycle import stop_on_signals
+    from workers.model_worker import ModelWorker, ModelWorkerConfig
+
+    stop = threading.Event()
+    topic_in = args.topic or settings.topic_raw
+    predictor = load_predictor(
+        path=settings.model_path,
+        device=settings.model_device,
+        threads=settings.model_threads,
+        quantize=settings.model_quantize,
+    )
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    with stop_on_signals(stop), broker_for(settings) as bootstrap:
+        ensure_topics(
+            bootstrap, [topic_in, settings.topic_enriched, settings.topic_dlq], partitions=settings.kafka_partitions
+        )
+        consumer = make_consumer(
+            bootstrap,
+            group_id=args.group or settings.model_group,
+            topics=[topic_in],
+            max_poll_records=settings.batch_max_items,
+        )
+        producer = make_producer(bootstrap)
+        worker = ModelWorker(
+            consumer=consumer,
+            producer=producer,
+            predictor=predictor,
+            store=partial(store_batch, engine),
+            config=ModelWorkerConfig(
+                topic_in=topic_in,
+                topic_enriched=settings.topic_enriched,
+                topic_dlq=settings.topic_dlq,
+                batch_max_items=settings.batch_max_items,
+                batch_max_ms=settings.batch_max_ms,
+            ),
+        )
+
+        def health() -> dict[str, Any]:
+            return {
+                "ok": worker.storing_ok,
+                "model_version": predictor.model_version,
+                "last_batch_at": worker.last_batch_at,
+                "totals": worker.totals.as_dict(),
+                "lag": worker.lag,
+            }
+
+        ops = None
+        if settings.metrics_port is not None:
+            ops = OpsServer(worker.metrics.registry, health, host="0.0.0.0", port=settings.metrics_port).start()
+            log.info("serving /healthz and /metrics on port %d", ops.port)
+        started = time.monotonic()
+        try:
+            until = (lambda t: t.consumed >= args.stop_after) if args.stop_after else None
+            totals = worker.run(stop, until=until)
+        finally:
+            consumer.close(autocommit=False)
+            producer.close(timeout=5)
+            if ops is not None:
+                ops.stop()
+    summary = {**totals.as_dict(), "seconds": round(time.monotonic() - started, 2)}
+    print(json.dumps(summary), flush=True)
+    return 0
