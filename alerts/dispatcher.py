@@ -7,7 +7,7 @@ A small chain of stages per round: claim -> sign and send -> classify -> record.
   same row at once and a crashed one's rows come back after the lease. Per receiver, rows go out
   in order: a row waits while an older row of its receiver is backing off (head of line).
 - send: the stored body, Standard Webhooks headers; the same `webhook-id` on every attempt and a
-  fresh `webhook-timestamp`.
+  fresh `webhook-timestamp` (always the wall clock: receivers check it; `clock` only schedules).
 - classify: 2xx delivered; timeouts, connection errors, 429 and 5xx are retried
   (`Retry-After` honoured); other 4xx fail at once (not recoverable).
 - record: retry at `next_attempt(...)` (exponential backoff, jitter), or `failed` once the next
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -147,6 +148,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         batch_size: int = 100,
         on_outcome: Callable[[str, Outcome], None] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.receivers = dict(receivers)
@@ -156,6 +158,7 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.batch_size = batch_size
         self.on_outcome = on_outcome
+        self.wall_clock = wall_clock
 
     def close(self) -> None:
         self.client.close()
@@ -207,7 +210,9 @@ class Dispatcher:
             )
         )
         query = (
-            select(d.id, d.webhook_id, d.receiver, d.url, d.payload, d.attempts, d.created_at, d.next_attempt_at)
+            select(
+                d.id, d.webhook_id, d.receiver, d.url, d.payload, d.attempts, d.created_at, d.next_attempt_at
+            )
             .where(d.status == "pending", d.next_attempt_at <= now, ~blocked_by_older)
             .order_by(d.id)
             .limit(self.batch_size)
@@ -228,7 +233,7 @@ class Dispatcher:
         if receiver is None:
             return Outcome(False, False, None, f"receiver {row.receiver!r} is not configured")
         headers = headers_for(
-            receiver.secret.get_secret_value(), row.webhook_id, int(now.timestamp()), row.payload
+            receiver.secret.get_secret_value(), row.webhook_id, int(self.wall_clock()), row.payload
         )
         headers["content-type"] = "application/json"
         try:
@@ -274,7 +279,11 @@ class Dispatcher:
             conn.execute(update(d).where(d.id == row.id).values(**values))
         log.log(
             logging.WARNING if result == "failed" else logging.DEBUG,
-            "webhook %s to %s: %s (%s)", row.webhook_id, row.receiver, result, outcome.error or outcome.status_code,
+            "webhook %s to %s: %s (%s)",
+            row.webhook_id,
+            row.receiver,
+            result,
+            outcome.error or outcome.status_code,
         )
         return result
 
@@ -299,7 +308,16 @@ def failed_deliveries(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
     """The most recent failed deliveries, with why (for `finsent alerts deliveries --failed`)."""
     d = WebhookDelivery
     query = (
-        select(d.id, d.webhook_id, d.event_id, d.receiver, d.attempts, d.last_status_code, d.last_error, d.created_at)
+        select(
+            d.id,
+            d.webhook_id,
+            d.event_id,
+            d.receiver,
+            d.attempts,
+            d.last_status_code,
+            d.last_error,
+            d.created_at,
+        )
         .where(d.status == "failed")
         .order_by(d.id.desc())
         .limit(limit)

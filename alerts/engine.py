@@ -6,8 +6,9 @@ worker (now = the wall clock, state in Postgres) and a backtest (now = a sequenc
 at the live cadence, `InMemoryStateStore`) produce the same alerts from the same history.
 
 Postgres store: states, `alert_events` and outbox rows (one per event and receiver, body rendered
-and ready to sign) are written in one transaction; the AlertEvents are published to Kafka after
-the commit (`publish`).
+and ready to sign) are written in one transaction; after the commit, every stored event not yet
+published (this tick's, and any a failed publish left behind) goes to Kafka (`publish`) and is
+marked `published_at`: at least once, in order.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, select
@@ -28,7 +29,7 @@ from alerts.payloads import build_payload, fetch_details, render_for
 from alerts.receivers import Receiver
 from alerts.rules import AnyRule, RulesConfig
 from alerts.silences import Silence, active_silences, is_silenced
-from alerts.stats import GroupKey, StatsSpec, empty_stats, latest_model_version, stats_for_rules
+from alerts.stats import GroupKey, RuleStats, StatsReader, StatsSpec, floor_time, latest_model_version
 from pipeline.db.models import AlertEvent as AlertEventRow
 from pipeline.db.models import AlertState as AlertStateRow
 from pipeline.db.models import WebhookDelivery
@@ -119,21 +120,50 @@ class PostgresStateStore:
         self.backtest = backtest
 
     def load(self) -> dict[str, AlertState]:
+        """The pending and firing states. Inactive and resolved ones are left out: `advance` from
+        them equals `advance` from no state, so the table may grow without slowing the tick."""
+        table = AlertStateRow.__table__
+        query = select(table).where(table.c.status.in_([Status.PENDING.value, Status.FIRING.value]))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(AlertStateRow.__table__)).mappings().all()
+            rows = conn.execute(query).mappings().all()
         return {r["fingerprint"]: _state_from_row(r) for r in rows}
 
     def save(self, states: Sequence[AlertState], events: Sequence[EmittedEvent]) -> None:
         with self.engine.begin() as conn:
             if states:
                 _upsert_states(conn, states)
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             for emitted in events:
-                conn.execute(AlertEventRow.__table__.insert().values(_event_row(emitted, self.backtest)))
+                insert = dialect.insert(AlertEventRow.__table__).values(_event_row(emitted, self.backtest))
+                new = conn.execute(insert.on_conflict_do_nothing().returning(AlertEventRow.id)).first()
+                if new is None:
+                    continue  # the same tick evaluated again (a replay): already stored and queued
                 if not self.backtest:
                     self._enqueue(conn, emitted)
 
+    def unpublished(self, limit: int = 1000) -> list[tuple[str, AlertEvent]]:
+        """Stored live events not yet published to Kafka, oldest first."""
+        table = AlertEventRow.__table__
+        query = (
+            select(table)
+            .where(table.c.published_at.is_(None), table.c.backtest.is_(False))
+            .order_by(table.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(r["event_id"], _event_from_row(r)) for r in conn.execute(query).mappings()]
+
+    def mark_published(self, event_ids: Sequence[str]) -> None:
+        table = AlertEventRow.__table__
+        with self.engine.begin() as conn:
+            conn.execute(
+                table.update().where(table.c.event_id.in_(list(event_ids))).values(published_at=self.clock())
+            )
+
     def _enqueue(self, conn: Connection, emitted: EmittedEvent) -> None:
         targets = [self.receivers[n] for n in emitted.receivers if n in self.receivers]
+        if unknown := sorted(set(emitted.receivers) - set(self.receivers)):
+            log.warning("rule %s names unknown receivers %s: not sent there", emitted.event.rule, unknown)
         if not targets:
             return
         event = emitted.event
@@ -202,26 +232,25 @@ class AlertEngine:
         self.model_version = model_version
         self.use_silences = use_silences
         self.publish = publish
+        self.stats = StatsReader()
 
     def tick(self, now: datetime) -> TickResult:
         if now.tzinfo is None:
             raise ValueError("[ALR040] evaluate at an aware datetime (event time, UTC)")
+        now = now.astimezone(UTC)
         config = self._rules()
         rules: dict[str, AnyRule] = {r.name: r for r in config.rules}
         with self.db.connect() as conn:
             version = self.model_version or latest_model_version(conn)
             if version is None:
                 return TickResult(now=now, model_version=None)
-            stats = stats_for_rules(conn, rules, version, now)
+            stats = self.stats.read(conn, rules, version, now)
             silences = active_silences(conn, now) if self.use_silences else []
         states = self.store.load()
         result = plan_tick(rules, stats, states, silences, now, version, self.receivers)
         self.store.save(result.states, result.events)
-        if result.events and self.publish is not None:
-            try:
-                self.publish([e.event for e in result.events])
-            except Exception:  # noqa: BLE001 - the events are stored; Kafka is best effort here
-                log.exception("publishing %d alert events failed", len(result.events))
+        if self.publish is not None:
+            self._publish(result.events)
         return TickResult(
             now=now,
             model_version=version,
@@ -229,6 +258,42 @@ class AlertEngine:
             events=result.events,
             silenced=result.silenced,
         )
+
+    def _publish(self, events: Sequence[EmittedEvent]) -> None:
+        assert self.publish is not None
+        unpublished = getattr(self.store, "unpublished", None)
+        try:
+            if unpublished is None:  # a store without publication marks: publish what was emitted
+                if events:
+                    self.publish([e.event for e in events])
+                return
+            pending: list[tuple[str, AlertEvent]] = unpublished()
+            if pending:
+                self.publish([event for _, event in pending])
+                self.store.mark_published([event_id for event_id, _ in pending])  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - stored events are published again after the next tick
+            log.exception("publishing alert events failed; will retry after the next tick")
+
+
+def tick_times(start: datetime, end: datetime, every: timedelta) -> list[datetime]:
+    """The evaluation instants in [start, end] at cadence `every`, aligned to multiples of `every`
+    since the Unix epoch: the instants the live worker evaluates at (it floors its clock the same
+    way), so a backtest over history ticks exactly when the live run did.
+    """
+    first = floor_time(start, every)
+    if first < start:
+        first += every
+    out = []
+    while first <= end:
+        out.append(first)
+        first += every
+    return out
+
+
+def replay(engine: AlertEngine, start: datetime, end: datetime, every: timedelta) -> list[TickResult]:
+    """Run `engine` at every `tick_times(start, end, every)`; e.g. with an `InMemoryStateStore`
+    and `use_silences=False` for a backtest."""
+    return [engine.tick(now) for now in tick_times(start, end, every)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +306,7 @@ class TickPlan:
 
 def plan_tick(
     rules: Mapping[str, AnyRule],
-    stats: Mapping[str, Mapping[GroupKey, Any]],
+    stats: Mapping[str, RuleStats],
     states: Mapping[str, AlertState],
     silences: Sequence[Silence],
     now: datetime,
@@ -258,14 +323,15 @@ def plan_tick(
     silenced: list[str] = []
     for name in sorted(rules):
         rule = rules[name]
-        rule_stats = stats.get(name, {})
-        known = by_rule.get(name, {})
-        groups = {k for k in rule_stats if rule.covers(dict(k).get("topic", ""))}
-        groups |= {k for k, s in known.items() if s.status in (Status.PENDING, Status.FIRING)}
         spec = StatsSpec.of(rule)
+        rule_stats = stats.get(name) or RuleStats(spec, now, {}, {})
+        known = by_rule.get(name, {})
+        groups = {k for k in rule_stats.groups if rule.covers(dict(k).get("topic", ""))}
+        groups |= {k for k, s in known.items() if s.status in (Status.PENDING, Status.FIRING)}
         for labels in sorted(groups):
-            window_stats = rule_stats.get(labels) if rule.covers(dict(labels).get("topic", "")) else None
-            decision = evaluate(rule, window_stats or empty_stats(spec, labels, now), now)
+            covered = rule.covers(dict(labels).get("topic", ""))
+            window_stats = (rule_stats if covered else RuleStats(spec, now, {}, {})).get(labels)
+            decision = evaluate(rule, window_stats, now)
             decisions.append(decision)
             before = known.get(labels)
             state = advance(before, decision)
@@ -276,7 +342,9 @@ def plan_tick(
                 silenced.append(state.fingerprint)
                 reason = Reason.NONE
             if reason is not Reason.NONE:
-                events.append(_emit(rule, decision, state, reason, now, model_version, all_receivers, alert_labels))
+                events.append(
+                    _emit(rule, decision, state, reason, now, model_version, all_receivers, alert_labels)
+                )
                 state = record_notification(state, reason, now)
             if before is not None or state.status is not Status.INACTIVE:
                 new_states.append(state)
@@ -368,6 +436,22 @@ def _upsert_states(conn: Connection, states: Sequence[AlertState]) -> None:
         conn.execute(statement.on_conflict_do_update(index_elements=["fingerprint"], set_=updates))
 
 
+def _event_from_row(r: Mapping[str, Any]) -> AlertEvent:
+    return AlertEvent(
+        fingerprint=r["fingerprint"],
+        rule=r["rule"],
+        topic=r["topic"],
+        status=r["status"],
+        window=AlertWindow(start=r["window_start"], end=r["window_end"]),
+        figures={str(k): float(v) for k, v in (r["figures"] or {}).items()},
+        labels={str(k): str(v) for k, v in (r["labels"] or {}).items()},
+        severity=r["severity"],
+        started_at=r["started_at"],
+        ended_at=r["ended_at"],
+        emitted_at=r["emitted_at"],
+    )
+
+
 def _event_row(emitted: EmittedEvent, backtest: bool) -> dict[str, Any]:
     e = emitted.event
     return {
@@ -386,4 +470,3 @@ def _event_row(emitted: EmittedEvent, backtest: bool) -> dict[str, Any]:
         "emitted_at": e.emitted_at,
         "backtest": backtest,
     }
-

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +32,8 @@ class ReceiverLog:
     deliveries: list[Received] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     answered: list[int] = field(default_factory=list)
+    attempts: list[str] = field(default_factory=list)
+    """The webhook-id of every request, answered or not (retries repeat it)."""
 
     @property
     def webhook_ids(self) -> list[str]:
@@ -38,13 +41,16 @@ class ReceiverLog:
 
 
 class LocalReceiver:
-    """`with LocalReceiver(secret) as rx: ... rx.url ...`; `rx.mode = "500"` / `"429"` / `"ok"`."""
+    """`with LocalReceiver(secret) as rx: ... rx.url ...`; `rx.mode = "500"` / `"429"` / `"slow"` / `"ok"`."""
 
-    def __init__(self, secret: str, host: str = "127.0.0.1", port: int = 0, *, retry_after_s: int = 1) -> None:
+    def __init__(
+        self, secret: str, host: str = "127.0.0.1", port: int = 0, *, retry_after_s: int = 1
+    ) -> None:
         self.secret = secret
         self.log = ReceiverLog()
         self.mode = "ok"
         self.retry_after_s = retry_after_s
+        self.slow_s = 1.0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -83,7 +89,10 @@ class LocalReceiver:
             def do_POST(self) -> None:  # noqa: N802 - stdlib name
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if receiver.mode == "slow":
+                    time.sleep(receiver.slow_s)
                 with receiver._lock:
+                    receiver.log.attempts.append(headers.get("webhook-id", ""))
                     mode = receiver.mode
                     if mode == "500":
                         receiver.log.answered.append(500)

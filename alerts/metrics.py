@@ -24,7 +24,9 @@ class AlertsMetrics:
         return cls(
             registry=reg,
             evaluations=Counter("finsent_alerts_evaluations", "Evaluation ticks run", registry=reg),
-            evaluation_errors=Counter("finsent_alerts_evaluation_errors", "Evaluation ticks failed", registry=reg),
+            evaluation_errors=Counter(
+                "finsent_alerts_evaluation_errors", "Evaluation ticks failed", registry=reg
+            ),
             evaluation_seconds=Histogram(
                 "finsent_alerts_evaluation_seconds",
                 "Seconds per evaluation tick",
@@ -33,6 +35,8 @@ class AlertsMetrics:
             ),
             events=Counter("finsent_alerts_events", "Alert events emitted", ["status"], registry=reg),
             silenced=Counter("finsent_alerts_silenced", "Notifications muted by silences", registry=reg),
-            webhooks=Counter("finsent_alerts_webhooks", "Webhook attempts by result", ["result"], registry=reg),
+            webhooks=Counter(
+                "finsent_alerts_webhooks", "Webhook attempts by result", ["result"], registry=reg
+            ),
             outbox=Gauge("finsent_alerts_outbox", "Outbox rows by status", ["status"], registry=reg),
         )

@@ -63,8 +63,12 @@ def fetch_details(
         where.append(Enrichment.id.in_(tagged))
     rows = conn.execute(
         select(
-            Article.title, Article.url, Article.source, Article.published_at,
-            Enrichment.p_negative, Enrichment.sentiment_score,
+            Article.title,
+            Article.url,
+            Article.source,
+            Article.published_at,
+            Enrichment.p_negative,
+            Enrichment.sentiment_score,
         )
         .join(Article, Article.id == Enrichment.news_id)
         .where(*where, Enrichment.sentiment == "negative")
@@ -72,8 +76,14 @@ def fetch_details(
         .limit(limit)
     )
     headlines = [
-        Headline(r.title, r.url, r.source, r.published_at.isoformat(), round(r.p_negative, 4),
-                 round(r.sentiment_score, 4))
+        Headline(
+            r.title,
+            r.url,
+            r.source,
+            r.published_at.isoformat(),
+            round(r.p_negative, 4),
+            round(r.sentiment_score, 4),
+        )
         for r in rows
     ]
     articles = func.count(func.distinct(Entity.enrichment_id))
@@ -128,7 +138,11 @@ def build_payload(
             "mean_score": f.get("baseline_mean_score"),
             "expected_count": f.get("expected_count"),
         },
-        "significance": {"test": SIGNIFICANCE_TESTS.get(kind, kind), "z": f.get("z"), "p_value": f.get("p_value")},
+        "significance": {
+            "test": SIGNIFICANCE_TESTS.get(kind, kind),
+            "z": f.get("z"),
+            "p_value": f.get("p_value"),
+        },
         "figures": dict(f),
         "headlines": [asdict(h) for h in headlines],
         "entities": [asdict(e) for e in entities],
@@ -161,7 +175,8 @@ def slack_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     ]
     if payload["headlines"]:
         lines = [
-            f"• <{h['url']}|{h['title']}>" if h.get("url") else f"• {h['title']}" for h in payload["headlines"]
+            f"• <{h['url']}|{h['title']}>" if h.get("url") else f"• {h['title']}"
+            for h in payload["headlines"]
         ]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000]}})
     if payload["entities"]:

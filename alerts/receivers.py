@@ -72,7 +72,9 @@ def load_receivers_file(path: Path, *, env: Mapping[str, str] | None = None) -> 
             secret = entry.secret
             if entry.secret_env is not None:
                 if entry.secret_env not in env:
-                    raise ReceiversError(f"[ALR030] {path}: receivers[{index}]: ${entry.secret_env} is not set")
+                    raise ReceiversError(
+                        f"[ALR030] {path}: receivers[{index}]: ${entry.secret_env} is not set"
+                    )
                 secret = SecretStr(env[entry.secret_env])
             receiver = Receiver(
                 name=entry.name, url=entry.url, secret=secret, format=entry.format, timeout_s=entry.timeout_s

@@ -79,7 +79,9 @@ def verify(
         raise InvalidSignature(f"[ALR020] webhook-timestamp is not an integer: {timestamp!r}") from exc
     current = time.time() if now is None else now
     if abs(current - sent_at) > tolerance_s:
-        raise InvalidSignature(f"[ALR020] webhook-timestamp {sent_at} is outside the {tolerance_s}s tolerance")
+        raise InvalidSignature(
+            f"[ALR020] webhook-timestamp {sent_at} is outside the {tolerance_s}s tolerance"
+        )
     expected = sign(secret, msg_id, sent_at, body).split(",", 1)[1]
     for candidate in signatures.split():
         version, _, value = candidate.partition(",")

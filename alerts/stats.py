@@ -1,18 +1,26 @@
 """Window and baseline statistics from Postgres (or SQLite) aggregates, keyed by event time.
 
-One query per distinct (window, baseline, group_by, topics) spec returns, for every group
+Per distinct (window, baseline, group_by, topics) spec, two grouped queries give, for every group
 (topic, or topic + ticker), the article count, negative count and the sum and sum of squares of
-`sentiment_score` in the window `[now - window, now)` and in the baseline. The baseline is the
-stretch right before the window, `[now - window - baseline, now - window)`, or with
-`same_hour_of_week` the same window 1..N weeks back. The range predicate on
-(model_version, topic, published_at) uses the `ix_enrichments_window` index.
+`sentiment_score`:
+
+- the window `[now - window, now)`, every tick (a small index range: cheap);
+- the baseline: the `baseline` before the window, both ends floored to `BASELINE_ALIGN` (5 min),
+  or with `same_hour_of_week` the window 1..N weeks back (also floored). Being a function of
+  `now` floored, the baseline is the same for every tick inside one 5-minute step, so
+  `StatsReader` computes it once per step and caches it; a backtest computes the same numbers.
+
+The range predicates on (model_version, topic, published_at) use the `ix_enrichments_window`
+index. Only groups with an article in the window are returned (a rule is never active on an empty
+window); `RuleStats.get` gives any group, e.g. that of a firing alert whose window went quiet.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import Connection, and_, case, func, or_, select
@@ -24,6 +32,13 @@ GroupKey = tuple[tuple[str, str], ...]
 """Group labels as sorted (name, value) pairs, e.g. (("ticker", "ACME"), ("topic", "Earnings"))."""
 
 WEEK: Final = timedelta(days=7)
+BASELINE_ALIGN: Final = timedelta(minutes=5)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def floor_time(t: datetime, step: timedelta = BASELINE_ALIGN) -> datetime:
+    """`t` floored to a multiple of `step` since the Unix epoch."""
+    return t - (t - _EPOCH) % step
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,80 +109,126 @@ class StatsSpec:
             exclude_topics=tuple(sorted(rule.exclude_topics)),
         )
 
-    def baseline_ranges(self, now: datetime) -> list[tuple[datetime, datetime]]:
-        window_start = now - self.window
+    def baseline_ranges(self, now: datetime) -> tuple[tuple[datetime, datetime], ...]:
+        end = floor_time(now - self.window)
         if not self.same_hour_of_week:
-            return [(window_start - self.baseline, window_start)]
+            return ((end - self.baseline, end),)
         weeks = max(int(self.baseline / WEEK), 1)
-        return [(window_start - k * WEEK, now - k * WEEK) for k in range(1, weeks + 1)]
+        return tuple((end - k * WEEK, end - k * WEEK + self.window) for k in range(1, weeks + 1))
 
 
-def empty_stats(spec: StatsSpec, labels: GroupKey, now: datetime) -> WindowStats:
-    return WindowStats(
-        labels=labels,
-        window_start=now - spec.window,
-        window_end=now,
-        window=Aggregate(),
-        baseline=Aggregate(),
-        baseline_seconds=sum((b - a).total_seconds() for a, b in spec.baseline_ranges(now)),
-    )
+@dataclass(frozen=True, slots=True)
+class RuleStats:
+    """The window and baseline aggregates of one spec at one instant, by group."""
 
+    spec: StatsSpec
+    now: datetime
+    window: Mapping[GroupKey, Aggregate]
+    baseline: Mapping[GroupKey, Aggregate]
 
-def query_stats(conn: Connection, spec: StatsSpec, model_version: str, now: datetime) -> dict[GroupKey, WindowStats]:
-    """Aggregates for every group with at least one article in the window or the baseline."""
-    e = Enrichment.__table__.alias("e")
-    window_start = now - spec.window
-    ranges = spec.baseline_ranges(now)
-    in_window = and_(e.c.published_at >= window_start, e.c.published_at < now)
-    in_base = or_(*(and_(e.c.published_at >= a, e.c.published_at < b) for a, b in ranges))
-    negative = e.c.sentiment == "negative"
-    score = e.c.sentiment_score
+    @property
+    def groups(self) -> list[GroupKey]:
+        """Groups with at least one article in the window."""
+        return list(self.window)
 
-    def agg(cond: Any) -> list[Any]:
-        return [
-            func.coalesce(func.sum(case((cond, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((and_(cond, negative), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((cond, score), else_=0.0)), 0.0),
-            func.coalesce(func.sum(case((cond, score * score), else_=0.0)), 0.0),
-        ]
-
-    group_cols: list[Any] = [e.c.topic]
-    source: Any = e
-    if "ticker" in spec.group_by:
-        tickers = (
-            select(Entity.enrichment_id.label("enrichment_id"), Entity.ticker.label("ticker"))
-            .where(Entity.ticker.is_not(None))
-            .distinct()
-            .subquery("t")
+    def get(self, labels: GroupKey) -> WindowStats:
+        ranges = self.spec.baseline_ranges(self.now)
+        return WindowStats(
+            labels=labels,
+            window_start=self.now - self.spec.window,
+            window_end=self.now,
+            window=self.window.get(labels, Aggregate()),
+            baseline=self.baseline.get(labels, Aggregate()),
+            baseline_seconds=sum((b - a).total_seconds() for a, b in ranges),
         )
-        source = e.join(tickers, tickers.c.enrichment_id == e.c.id)
-        group_cols.append(tickers.c.ticker)
 
-    conditions = [e.c.model_version == model_version, or_(in_window, in_base)]
+
+def _aggregates(
+    conn: Connection, spec: StatsSpec, model_version: str, ranges: tuple[tuple[datetime, datetime], ...]
+) -> dict[GroupKey, Aggregate]:
+    """Per-group aggregates over the union of `ranges` (one grouped query)."""
+    e = Enrichment.__table__.alias("e")
+    in_ranges = or_(*(and_(e.c.published_at >= a, e.c.published_at < b) for a, b in ranges))
+    conditions = [e.c.model_version == model_version, in_ranges]
     if spec.topics != ("*",):
         conditions.append(e.c.topic.in_(spec.topics))
     if spec.exclude_topics:
         conditions.append(e.c.topic.not_in(spec.exclude_topics))
-    query = select(*group_cols, *agg(in_window), *agg(in_base)).select_from(source).where(*conditions)
-    query = query.group_by(*group_cols)
-
-    baseline_seconds = sum((b - a).total_seconds() for a, b in ranges)
-    out: dict[GroupKey, WindowStats] = {}
+    rows: Any
+    if "ticker" in spec.group_by:
+        # one row per (article, ticker): an article naming a ticker twice counts once
+        en = Entity.__table__.alias("en")
+        rows = (
+            select(e.c.id, e.c.topic, en.c.ticker, e.c.sentiment, e.c.sentiment_score)
+            .select_from(e.join(en, en.c.enrichment_id == e.c.id))
+            .where(*conditions, en.c.ticker.is_not(None))
+            .distinct()
+            .subquery("x")
+        )
+        group_cols: list[Any] = [rows.c.topic, rows.c.ticker]
+    else:
+        rows = select(e.c.topic, e.c.sentiment, e.c.sentiment_score).where(*conditions).subquery("x")
+        group_cols = [rows.c.topic]
+    score = rows.c.sentiment_score
+    query = select(
+        *group_cols,
+        func.count(),
+        func.coalesce(func.sum(case((rows.c.sentiment == "negative", 1), else_=0)), 0),
+        func.coalesce(func.sum(score), 0.0),
+        func.coalesce(func.sum(score * score), 0.0),
+    ).group_by(*group_cols)
+    out: dict[GroupKey, Aggregate] = {}
     n_group = len(group_cols)
     for row in conn.execute(query):
         values = list(row)
-        labels = dict(zip(("topic", "ticker")[:n_group], (str(v) for v in values[:n_group]), strict=True))
-        key = tuple(sorted(labels.items()))
-        w, b = values[n_group : n_group + 4], values[n_group + 4 :]
-        out[key] = WindowStats(
-            labels=key,
-            window_start=window_start,
-            window_end=now,
-            window=Aggregate(int(w[0]), int(w[1]), float(w[2]), float(w[3])),
-            baseline=Aggregate(int(b[0]), int(b[1]), float(b[2]), float(b[3])),
-            baseline_seconds=baseline_seconds,
-        )
+        labels = zip(("topic", "ticker")[:n_group], (str(v) for v in values[:n_group]), strict=True)
+        count, neg, total, squares = values[n_group:]
+        out[tuple(sorted(labels))] = Aggregate(int(count), int(neg), float(total), float(squares))
     return out
+
+
+def query_stats(conn: Connection, spec: StatsSpec, model_version: str, now: datetime) -> RuleStats:
+    """Window and baseline aggregates of `spec` at `now` (no cache)."""
+    window = _aggregates(conn, spec, model_version, ((now - spec.window, now),))
+    baseline = _aggregates(conn, spec, model_version, spec.baseline_ranges(now))
+    return RuleStats(spec, now, window, baseline)
+
+
+class StatsReader:
+    """Reads `RuleStats` for all rules, one query pair per distinct spec, caching baselines
+    (keyed by spec, model version and the floored ranges, so a hit equals a fresh read).
+    """
+
+    def __init__(self, cache_size: int = 64) -> None:
+        self._baselines: OrderedDict[tuple[Any, ...], dict[GroupKey, Aggregate]] = OrderedDict()
+        self.cache_size = cache_size
+
+    def baseline(
+        self, conn: Connection, spec: StatsSpec, model_version: str, now: datetime
+    ) -> dict[GroupKey, Aggregate]:
+        ranges = spec.baseline_ranges(now)
+        key = (spec, model_version, ranges)
+        if key in self._baselines:
+            self._baselines.move_to_end(key)
+            return self._baselines[key]
+        value = _aggregates(conn, spec, model_version, ranges)
+        self._baselines[key] = value
+        while len(self._baselines) > self.cache_size:
+            self._baselines.popitem(last=False)
+        return value
+
+    def read(
+        self, conn: Connection, rules: Mapping[str, AnyRule], model_version: str, now: datetime
+    ) -> dict[str, RuleStats]:
+        by_spec: dict[StatsSpec, RuleStats] = {}
+        out: dict[str, RuleStats] = {}
+        for name, rule in rules.items():
+            spec = StatsSpec.of(rule)
+            if spec not in by_spec:
+                window = _aggregates(conn, spec, model_version, ((now - spec.window, now),))
+                by_spec[spec] = RuleStats(spec, now, window, self.baseline(conn, spec, model_version, now))
+            out[name] = by_spec[spec]
+        return out
 
 
 def latest_model_version(conn: Connection) -> str | None:
@@ -178,13 +239,6 @@ def latest_model_version(conn: Connection) -> str | None:
 
 def stats_for_rules(
     conn: Connection, rules: Mapping[str, AnyRule], model_version: str, now: datetime
-) -> dict[str, dict[GroupKey, WindowStats]]:
-    """Stats per rule name; one query per distinct spec."""
-    cache: dict[StatsSpec, dict[GroupKey, WindowStats]] = {}
-    out: dict[str, dict[GroupKey, WindowStats]] = {}
-    for name, rule in rules.items():
-        spec = StatsSpec.of(rule)
-        if spec not in cache:
-            cache[spec] = query_stats(conn, spec, model_version, now)
-        out[name] = cache[spec]
-    return out
+) -> dict[str, RuleStats]:
+    """Stats per rule name, without a cache (one query pair per distinct spec)."""
+    return StatsReader().read(conn, rules, model_version, now)

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -17,12 +17,15 @@ from kafka import KafkaProducer
 from alerts.dispatcher import Dispatcher, delivery_counts
 from alerts.engine import AlertEngine, TickResult
 from alerts.metrics import AlertsMetrics
+from alerts.stats import floor_time
 from schemas import AlertEvent, encode, utc_now
 
 log = logging.getLogger(__name__)
 
 
-def kafka_publisher(producer: KafkaProducer, topic: str, *, timeout_s: float = 10.0) -> Callable[[Sequence[AlertEvent]], None]:
+def kafka_publisher(
+    producer: KafkaProducer, topic: str, *, timeout_s: float = 10.0
+) -> Callable[[Sequence[AlertEvent]], None]:
     """Publish AlertEvents keyed by fingerprint (one partition per alert keeps its order)."""
 
     def publish(events: Sequence[AlertEvent]) -> None:
@@ -56,9 +59,14 @@ class AlertsWorker:
         self.totals = {"evaluations": 0, "fired": 0, "resolved": 0, "delivered": 0, "failed": 0}
 
     def evaluate_once(self) -> TickResult | None:
+        """One tick at the clock floored to the interval (see `alerts.engine.tick_times`), so that a
+        backtest at the same cadence evaluates at the same instants; a repeated instant is skipped."""
+        now = floor_time(self.clock(), timedelta(seconds=self.interval_s))
+        if self.last_tick_at is not None and now <= self.last_tick_at:
+            return None
         started = time.perf_counter()
         try:
-            result = self.engine.tick(self.clock())
+            result = self.engine.tick(now)
         except Exception as exc:  # noqa: BLE001 - keep the schedule alive; report via health
             self.metrics.evaluation_errors.inc()
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -75,8 +83,11 @@ class AlertsWorker:
         self.last_tick, self.last_tick_at, self.last_error = result, result.now, None
         for emitted in result.events:
             log.info(
-                "alert %s %s rule=%s topic=%s", emitted.event.status, emitted.event.fingerprint,
-                emitted.event.rule, emitted.event.topic,
+                "alert %s %s rule=%s topic=%s",
+                emitted.event.status,
+                emitted.event.fingerprint,
+                emitted.event.rule,
+                emitted.event.topic,
             )
         return result
 
@@ -95,7 +106,10 @@ class AlertsWorker:
         self.totals["failed"] += stats.failed
 
     def health(self) -> dict[str, Any]:
-        stale = self.last_tick_at is None or (self.clock() - self.last_tick_at).total_seconds() > 3 * self.interval_s
+        stale = (
+            self.last_tick_at is None
+            or (self.clock() - self.last_tick_at).total_seconds() > 3 * self.interval_s
+        )
         return {
             "ok": self.last_error is None and not (stale and self.totals["evaluations"] > 0),
             "last_tick_at": self.last_tick_at,
@@ -106,18 +120,33 @@ class AlertsWorker:
 
     def run(self, stop: threading.Event) -> dict[str, int]:
         """Run both jobs until `stop` is set; the running jobs finish before this returns."""
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # a line per run
         scheduler = BackgroundScheduler(timezone="UTC")
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        interval = timedelta(seconds=self.interval_s)
         scheduler.add_job(
-            self.evaluate_once, "interval", seconds=self.interval_s, id="evaluate",
-            next_run_time=datetime.now(tz=utc_now().tzinfo), **common,
+            self.evaluate_once,
+            "interval",
+            seconds=self.interval_s,
+            start_date=floor_time(utc_now(), interval),  # fire on the aligned instants
+            id="evaluate",
+            next_run_time=utc_now(),
+            **common,
         )
         scheduler.add_job(
-            self.dispatch_once, "interval", seconds=self.dispatch_interval_s, id="dispatch",
-            next_run_time=datetime.now(tz=utc_now().tzinfo), **common,
+            self.dispatch_once,
+            "interval",
+            seconds=self.dispatch_interval_s,
+            id="dispatch",
+            next_run_time=datetime.now(tz=utc_now().tzinfo),
+            **common,
         )
         scheduler.start()
-        log.info("alerts worker: evaluating every %ss, dispatching every %ss", self.interval_s, self.dispatch_interval_s)
+        log.info(
+            "alerts worker: evaluating every %ss, dispatching every %ss",
+            self.interval_s,
+            self.dispatch_interval_s,
+        )
         try:
             stop.wait()
         finally:

@@ -22,6 +22,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "workers.commands.demo",
     "workers.commands.alerts",
     "workers.commands.silence",
+    "workers.commands.replay",
+    "workers.commands.compare",
+    "workers.commands.backtest",
+    "workers.commands.model",
 )
 
 

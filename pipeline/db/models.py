@@ -78,6 +78,7 @@ class Enrichment(Base):
     __table_args__ = (
         UniqueConstraint("news_id", "model_version"),
         Index("ix_enrichments_window", "model_version", "topic", "published_at"),
+        Index("ix_enrichments_model_version_published_at", "model_version", "published_at"),
         CheckConstraint(one_of("sentiment", SENTIMENTS), name="sentiment"),
     )
 
@@ -166,6 +167,7 @@ class AlertEvent(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     emitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
     backtest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, comment="when it reached alerts.events")
 
 
 class WebhookDelivery(Base):

@@ -16,11 +16,13 @@ class Span:
     score: float
 
 
-def word_spans(offsets: Sequence[tuple[int, int]], word_ids: Sequence[int | None]) -> list[tuple[int, int, int]]:
+def word_spans(
+    offsets: Sequence[tuple[int, int]], word_ids: Sequence[int | None]
+) -> list[tuple[int, int, int]]:
     """(first token index, char start, char end) of each pre-tokenizer word, in order."""
     words: list[tuple[int, int, int]] = []
     last: int | None = None
-    for j, ((s, e), w) in enumerate(zip(offsets, word_ids)):
+    for j, ((s, e), w) in enumerate(zip(offsets, word_ids, strict=False)):
         if w is None or e <= s:
             continue
         if w != last:

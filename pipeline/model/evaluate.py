@@ -52,10 +52,12 @@ def evaluate_tagged(
     """Entity-level strict precision / recall / F1 over words (first sub-token decides)."""
     tags = model.labels.ner
     index = {n: i for i, n in enumerate(tags)}
-    known = [TaggedExample(e.words, tuple(t if t in index else "O" for t in e.tags), e.source) for e in examples]
+    known = [
+        TaggedExample(e.words, tuple(t if t in index else "O" for t in e.tags), e.source) for e in examples
+    ]
     feats = tagged_features(tokenizer, known, index, max_length)
     probs = run_features(model, feats, "ner", int(tokenizer.pad_token_id or 0))
-    pred = [word_tags(f, p, tags, len(e.words)) for f, p, e in zip(feats, probs, known)]
+    pred = [word_tags(f, p, tags, len(e.words)) for f, p, e in zip(feats, probs, known, strict=False)]
     scores = entity_scores([list(e.tags) for e in known], pred)
     scores["n"] = float(len(known))
     return scores
@@ -66,7 +68,11 @@ def load_labelled(path: Path, task: str) -> list[TextExample] | list[TaggedExamp
     if task == "ner":
         return sources.read_conll(path, path.stem)
     if path.suffix == ".json":
-        return list(sources.load_semeval_file(path) if path.read_text(encoding="utf-8").lstrip().startswith("[") else sources.load_fiqa_file(path))
+        return list(
+            sources.load_semeval_file(path)
+            if path.read_text(encoding="utf-8").lstrip().startswith("[")
+            else sources.load_fiqa_file(path)
+        )
     with path.open(encoding="utf-8", newline="") as f:
         header = next(csv.reader(f))
     if "Decisions" in header:
@@ -88,7 +94,9 @@ def evaluate_file(
 
 def format_table(task: str, path: Path, metrics: dict[str, float]) -> str:
     """A readable two-column table."""
-    rows = [f"{task} on {path}"] + [f"  {k:<10} {v:.4f}" if k != "n" else f"  {k:<10} {int(v)}" for k, v in metrics.items()]
+    rows = [f"{task} on {path}"] + [
+        f"  {k:<10} {v:.4f}" if k != "n" else f"  {k:<10} {int(v)}" for k, v in metrics.items()
+    ]
     return "\n".join(rows)
 
 

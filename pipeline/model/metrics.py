@@ -34,7 +34,7 @@ def expected_calibration_error(gold: Sequence[int], probs: np.ndarray, bins: int
     correct = probs.argmax(axis=1) == np.asarray(gold)
     edges = np.linspace(0.0, 1.0, bins + 1)
     ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=False):
         sel = (conf > lo) & (conf <= hi)
         if sel.any():
             ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())

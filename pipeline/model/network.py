@@ -59,4 +59,3 @@ class NewsModel(nn.Module):
             sentiment_logits=self.sentiment_head(hidden, attention_mask),
             ner_logits=self.ner_head(hidden, casing_ids),
         )
-

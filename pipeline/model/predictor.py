@@ -1,8 +1,8 @@
 """`Predictor`: preprocess -> forward -> postprocess, batch in / batch out, never raising per item.
 
-    p = load_predictor()                     # shipped checkpoint, best device
-    preds = p.predict(["Fed signals rate cut as Apple shares slide"])
-    preds[0].topic, preds[0].sentiment, preds[0].entities[0].ticker
+p = load_predictor()                     # shipped checkpoint, best device
+preds = p.predict(["Fed signals rate cut as Apple shares slide"])
+preds[0].topic, preds[0].sentiment, preds[0].entities[0].ticker
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pipeline.model.batching import token_budget_batches
 from pipeline.model.bio import decode_spans
 from pipeline.model.checkpoint import LoadedModel, load_model
 from pipeline.model.quantize import quantize_int8
-from pipeline.model.text import MAX_CHARS
+from pipeline.model.text import MAX_CHARS, mask_text
 from pipeline.model.tickers import Gazetteer, cashtags, default_gazetteer
 from pipeline.model.tokens import Tokenized, collate, tokenize
 
@@ -42,8 +42,9 @@ class Entity:
 @dataclass(frozen=True)
 class Prediction:
     """What the model says about one text. `sentiment_score` = p(positive) - p(negative), in [-1, 1].
-    `flags` explain low-confidence or partial results: empty, not_text, unsupported_language,
-    truncated, error."""
+    `flags` explain low-confidence or partial results: empty (no letters or digits once links and
+    control characters are blanked), not_text, unsupported_language (mostly non-Latin letters),
+    truncated (only the title + lead was read), error."""
 
     topic: str
     topic_score: float
@@ -107,9 +108,11 @@ class Predictor:
         lengths = [len(items[i].tokens.input_ids) for i in ready]  # type: ignore[union-attr]
         for batch in token_budget_batches(lengths, self.max_tokens, self.max_batch):
             idx = [ready[b] for b in batch]
-            for i, pred in zip(idx, self._run([items[i] for i in idx])):
+            for i, pred in zip(idx, self._run([items[i] for i in idx]), strict=False):
                 results[i] = pred
-        return [r if r is not None else self.fallback(items[i].flags or ("empty",)) for i, r in enumerate(results)]
+        return [
+            r if r is not None else self.fallback(items[i].flags or ("empty",)) for i, r in enumerate(results)
+        ]
 
     def preprocess(self, texts: Sequence[object]) -> list[_Item]:
         """Validate and tokenize; texts that cannot be scored keep `tokens=None` and say why in flags."""
@@ -119,7 +122,7 @@ class Predictor:
             toks = tokenize(self.tokenizer, [it.text for it in todo], self.max_length)
         except Exception:  # noqa: BLE001 - fall back to one at a time so one text cannot spoil the batch
             toks = [self._tokenize_one(it.text) for it in todo]
-        for it, tok in zip(todo, toks):
+        for it, tok in zip(todo, toks, strict=False):
             if tok is None:
                 it.flags = ("error",)
             elif tok.content_tokens == 0:
@@ -141,11 +144,13 @@ class Predictor:
                 torch.softmax(out.ner_logits.float(), -1).cpu().numpy(),
             )
 
-    def postprocess(self, item: _Item, topic: np.ndarray, sentiment: np.ndarray, ner: np.ndarray) -> Prediction:
+    def postprocess(
+        self, item: _Item, topic: np.ndarray, sentiment: np.ndarray, ner: np.ndarray
+    ) -> Prediction:
         assert item.tokens is not None
         t = int(topic.argmax())
         s = int(sentiment.argmax())
-        probs = {name: float(p) for name, p in zip(self.labels.sentiment, sentiment)}
+        probs = {name: float(p) for name, p in zip(self.labels.sentiment, sentiment, strict=False)}
         return Prediction(
             topic=self.labels.topic[t],
             topic_score=float(topic[t]),
@@ -165,7 +170,11 @@ class Predictor:
         for sp in spans:
             tag = next((c for c in tags if c.start < sp.end and sp.start < c.end), None)
             surface = text[sp.start : sp.end]
-            ticker = tag.symbol if tag else (self.gazetteer.lookup(surface) if sp.label in ("ORG", "MISC") else None)
+            ticker = (
+                tag.symbol
+                if tag
+                else (self.gazetteer.lookup(surface) if sp.label in ("ORG", "MISC") else None)
+            )
             out.append(Entity(surface, sp.label, sp.start, sp.end, sp.score, ticker))
         for c in tags:
             if not any(e.start < c.end and c.start < e.end for e in out):
@@ -197,7 +206,10 @@ class Predictor:
             text = text.decode("utf-8", errors="replace")
         if not isinstance(text, str):
             return _Item("", None, ("not_text",))
-        if latin_share(text[:MAX_CHARS]) < 0.5:
+        visible = mask_text(text)
+        if not any(c.isalnum() for c in visible):
+            return _Item(text, None, ("empty",))
+        if latin_share(visible) < 0.5:
             return _Item(text, None, ("unsupported_language",))
         return _Item(text, None, ())
 

@@ -39,7 +39,10 @@ class Encoded:
 
     def to(self, device: torch.device | str) -> Encoded:
         return Encoded(
-            self.input_ids.to(device), self.attention_mask.to(device), self.casing_ids.to(device), self.offsets
+            self.input_ids.to(device),
+            self.attention_mask.to(device),
+            self.casing_ids.to(device),
+            self.offsets,
         )
 
 
@@ -49,9 +52,9 @@ def tokenize(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_lengt
     enc = tokenizer(masked, max_length=max_length, truncation=True, return_offsets_mapping=True)
     special = set(tokenizer.all_special_ids)
     out: list[Tokenized] = []
-    for k, (text, ids, offs) in enumerate(zip(masked, enc["input_ids"], enc["offset_mapping"])):
-        row = [(0, 0) if i in special else (int(s), int(e)) for i, (s, e) in zip(ids, offs)]
-        words = [None if i in special else w for i, w in zip(ids, enc.word_ids(k))]
+    for k, (text, ids, offs) in enumerate(zip(masked, enc["input_ids"], enc["offset_mapping"], strict=False)):
+        row = [(0, 0) if i in special else (int(s), int(e)) for i, (s, e) in zip(ids, offs, strict=False)]
+        words = [None if i in special else w for i, w in zip(ids, enc.word_ids(k), strict=False)]
         out.append(Tokenized(list(ids), row, casing_ids(text, row), words))
     return out
 

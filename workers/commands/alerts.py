@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,16 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser("alerts", help="alert rules: evaluate, check, deliveries")
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "alerts", help="alert rules: evaluate, check, deliveries"
+    )
     commands = parser.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
 
     ev = commands.add_parser("evaluate", help="one evaluation tick at an event time; prints the decisions")
     ev.add_argument("--at", type=_iso, default=None, help="event time (ISO 8601 with zone; default now)")
-    ev.add_argument("--rules", type=Path, default=None, help="rules YAML (default: FINSENT_RULES_PATH or shipped)")
+    ev.add_argument(
+        "--rules", type=Path, default=None, help="rules YAML (default: FINSENT_RULES_PATH or shipped)"
+    )
     ev.add_argument("--model-version", default=None, help="default: FINSENT_ALERTS_MODEL_VERSION or latest")
     ev.add_argument("--commit", action="store_true", help="store states, events and webhooks like the worker")
     ev.add_argument("--all", action="store_true", help="print inactive decisions too")
@@ -39,7 +44,9 @@ def register_alerts_kind(kinds: Any) -> None:
     parser: argparse.ArgumentParser = kinds.add_parser(
         "alerts", help="evaluate alert rules periodically and deliver signed webhooks"
     )
-    parser.add_argument("--rules", type=Path, default=None, help="rules YAML (default: FINSENT_RULES_PATH or shipped)")
+    parser.add_argument(
+        "--rules", type=Path, default=None, help="rules YAML (default: FINSENT_RULES_PATH or shipped)"
+    )
     parser.set_defaults(handler=run_alerts_worker)
 
 
@@ -77,16 +84,39 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     result = engine.tick(args.at or utc_now())
     for d in result.decisions:
         if d.active or args.all:
-            print(json.dumps({
-                "rule": d.rule.name, "labels": dict(d.labels), "active": d.active, "reason": d.reason,
-                "fingerprint": d.fingerprint, "figures": dict(d.figures),
-            }, default=str))
+            print(
+                json.dumps(
+                    {
+                        "rule": d.rule.name,
+                        "labels": dict(d.labels),
+                        "active": d.active,
+                        "reason": d.reason,
+                        "fingerprint": d.fingerprint,
+                        "figures": dict(d.figures),
+                    },
+                    default=str,
+                )
+            )
     for e in result.events:
-        print(json.dumps({"event": e.event.status, "reason": e.reason.value, "fingerprint": e.event.fingerprint,
-                          "rule": e.event.rule, "topic": e.event.topic}))
-    summary = {"now": result.now.isoformat(), "model_version": result.model_version,
-               "decisions": len(result.decisions), "active": sum(d.active for d in result.decisions),
-               "events": len(result.events), "committed": bool(args.commit)}
+        print(
+            json.dumps(
+                {
+                    "event": e.event.status,
+                    "reason": e.reason.value,
+                    "fingerprint": e.event.fingerprint,
+                    "rule": e.event.rule,
+                    "topic": e.event.topic,
+                }
+            )
+        )
+    summary = {
+        "now": result.now.isoformat(),
+        "model_version": result.model_version,
+        "decisions": len(result.decisions),
+        "active": sum(d.active for d in result.decisions),
+        "events": len(result.events),
+        "committed": bool(args.commit),
+    }
     print(json.dumps(summary))
     db.dispose()
     return 0
@@ -130,14 +160,14 @@ def run_alerts_worker(args: argparse.Namespace, settings: Settings) -> int:
     from workers.alerts_worker import AlertsWorker, kafka_publisher
     from workers.lifecycle import stop_on_signals
 
-    stop = stop_on_signals()
+    stop = threading.Event()
     rules = RulesFile(_rules_path(args, settings))
     receivers = load_receivers(settings)
     if not receivers:
         log.warning("no webhook receivers configured: alerts are stored and published, not sent")
     upgrade(settings.sqlalchemy_url)
     db = make_engine(settings.sqlalchemy_url)
-    with broker_for(settings) as bootstrap:
+    with stop_on_signals(stop), broker_for(settings) as bootstrap:
         ensure_topics(bootstrap, [settings.topic_alerts], partitions=settings.kafka_partitions)
         producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-alerts")
         engine = AlertEngine(
@@ -159,7 +189,9 @@ def run_alerts_worker(args: argparse.Namespace, settings: Settings) -> int:
         )
         ops = None
         if settings.metrics_port is not None:
-            ops = OpsServer(metrics.registry, worker.health, host="0.0.0.0", port=settings.metrics_port).start()
+            ops = OpsServer(
+                metrics.registry, worker.health, host="0.0.0.0", port=settings.metrics_port
+            ).start()
             log.info("serving /healthz and /metrics on port %d", ops.port)
         try:
             totals = worker.run(stop)

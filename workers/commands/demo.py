@@ -1,8 +1,9 @@
 """`finsent demo`: the whole path on the embedded default, ending with one JSON summary line.
 
 Starts the embedded broker, migrates a fresh demo database, ingests the bundled sample news into
-`news.raw`, runs the model worker until every produced item is consumed, stores the results and
-prints `{"ingested", "deduplicated", "dlq", "enriched", "alerts_fired", "webhooks_delivered"}`.
+`news.raw`, runs the model worker until every produced item is consumed, stores the results,
+evaluates the demo alert rules at event time, delivers the webhooks to a local receiver that
+verifies signatures, and prints `{"ingested", "deduplicated", "dlq", "enriched", "alerts_fired", "webhooks_delivered"}`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
     from pipeline.model import load_predictor
+    from alerts.demo import run_demo_alerts
+    from workers.alerts_worker import kafka_publisher
     from workers.ingest import FileSource, IngestPlan, run_ingest
     from workers.model_worker import ModelWorker, ModelWorkerConfig
 
@@ -96,6 +99,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         )
         totals = worker.run(stop, until=lambda t: t.consumed >= ingested.produced)
         consumer.close(autocommit=False)
+        fired = run_demo_alerts(engine, settings, publish=kafka_publisher(producer, settings.topic_alerts))
         producer.close()
     deadline.cancel()
     summary = {
@@ -103,8 +107,9 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         "deduplicated": ingested.deduplicated + totals.deduplicated,
         "dlq": ingested.dlq + totals.dlq,
         "enriched": totals.stored,
-        "alerts_fired": 0,
-        "webhooks_delivered": 0,
+        "alerts_fired": fired.alerts_fired,
+        "alerts_resolved": fired.alerts_resolved,
+        "webhooks_delivered": fired.webhooks_delivered,
         "model_version": predictor.model_version,
         "database": url.split("://", 1)[0],
         "seconds": round(time.monotonic() - started, 1),

@@ -23,13 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     defaults = TrainConfig(data_dir=Path("."), out_dir=DEFAULT_DIR)
     train = subparsers.add_parser("train", help="train the joint topic/sentiment/NER model")
-    train.add_argument("--out", type=Path, default=DEFAULT_DIR, help="checkpoint dir (default: the shipped one)")
+    train.add_argument(
+        "--out", type=Path, default=DEFAULT_DIR, help="checkpoint dir (default: the shipped one)"
+    )
     train.add_argument("--data-dir", type=Path, default=None, help="training data (default ../shared/data)")
     train.add_argument("--max-minutes", type=float, default=defaults.max_minutes)
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--steps", type=int, default=defaults.steps)
     train.add_argument("--eval-every", type=int, default=defaults.eval_every)
     train.add_argument("--device", default=None, help="cpu, cuda ... (default: best)")
+    train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: settings, else 2)")
     train.set_defaults(handler=run_train)
 
     ev = subparsers.add_parser("evaluate", help="per-task metrics of a checkpoint on a labelled file")
@@ -52,10 +55,12 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         steps=args.steps,
         eval_every=args.eval_every,
         device=args.device or settings.model_device,
-        threads=settings.model_threads or 2,
+        threads=args.threads or settings.model_threads or 2,
     )
     result = train(cfg)
-    print(f"wrote {result.out_dir} (best step {result.best_step}/{result.steps_run}, {result.minutes:.1f} min)")
+    print(
+        f"wrote {result.out_dir} (best step {result.best_step}/{result.steps_run}, {result.minutes:.1f} min)"
+    )
     return 0
 
 

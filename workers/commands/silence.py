@@ -34,10 +34,16 @@ def register(subparsers: Any) -> None:
 
 
 def _show(s: Any) -> str:
-    return json.dumps({
-        "id": s.id, "matchers": dict(s.matchers), "starts_at": s.starts_at.isoformat(),
-        "ends_at": s.ends_at.isoformat(), "comment": s.comment, "created_by": s.created_by,
-    })
+    return json.dumps(
+        {
+            "id": s.id,
+            "matchers": dict(s.matchers),
+            "starts_at": s.starts_at.isoformat(),
+            "ends_at": s.ends_at.isoformat(),
+            "comment": s.comment,
+            "created_by": s.created_by,
+        }
+    )
 
 
 def _add(args: argparse.Namespace, settings: Settings) -> int:
@@ -56,7 +62,11 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
         raise SystemExit("give at least one of --topic, --rule, --ticker, --label")
     db = make_engine(settings.sqlalchemy_url)
     silence = add_silence(
-        db, matchers, now=utc_now(), duration=parse_duration(args.duration), comment=args.comment,
+        db,
+        matchers,
+        now=utc_now(),
+        duration=parse_duration(args.duration),
+        comment=args.comment,
         created_by=args.by or getpass.getuser(),
     )
     print(_show(silence))

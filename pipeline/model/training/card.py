@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from pipeline.model.backbone import sha256_file
-from pipeline.model.checkpoint import WEIGHTS, CheckpointSpec
+from pipeline.model.checkpoint import DELTA, WEIGHTS, CheckpointSpec
 from pipeline.model.labels import LabelMaps
 from pipeline.model.training.config import TrainConfig
 from pipeline.model.training.sources import SCORE_THRESHOLD
@@ -18,9 +19,27 @@ TRUNCATION = (
 )
 
 
+def adapter_info(out_dir: Path, spec: CheckpointSpec) -> dict[str, Any]:
+    """What the checkpoint stores on top of the backbone, with the SHA-256 of each file."""
+    lora = spec.to_dict()["lora"]
+    files = {f: sha256_file(out_dir / f) for f in (WEIGHTS, DELTA) if (out_dir / f).is_file()}
+    if spec.lora.r:
+        kind = (
+            f"LoRA r={lora['r']} alpha={lora['alpha']} on {lora['target_modules']} + LayerNorms + heads, "
+            "fp16, merged into the encoder weights at load"
+        )
+    else:
+        kind = (
+            "full fine-tune of every encoder weight except the (frozen) word embeddings, stored as an fp16 "
+            "delta from the pinned backbone and added to it at load; heads and casing embeddings fp16"
+        )
+    return {"kind": kind, "files_sha256": files, "dtype": "float16", "lora": lora}
+
+
 def model_version(out_dir: Path) -> str:
-    """`minilm-mt-<first 12 hex of the weights' SHA-256>`: changes exactly when the weights do."""
-    return f"minilm-mt-{sha256_file(out_dir / WEIGHTS)[:12]}"
+    """`minilm-mt-<12 hex of the SHA-256 over the weight files>`: changes exactly when the weights do."""
+    digest = "".join(sha256_file(out_dir / f) for f in (WEIGHTS, DELTA) if (out_dir / f).is_file())
+    return f"minilm-mt-{hashlib.sha256(digest.encode()).hexdigest()[:12]}"
 
 
 def write_card(
@@ -46,13 +65,14 @@ def write_card(
             "package": spec.backbone_package,
             "path": spec.backbone_path,
             "weights_sha256": spec.backbone_sha256,
-            "params": "22.7M (BERT, 6 layers, hidden 384, uncased)",
         },
-        "adapter": {"file": WEIGHTS, "sha256": sha256_file(out_dir / WEIGHTS), "dtype": "float16",
-                    "lora": spec.to_dict()["lora"], "merged_at_load": True},
+        "adapter": adapter_info(out_dir, spec),
         "training_files": {"data_dir": "../shared/data", "sha256": files},
         "hyper_parameters": cfg.to_dict() | {"data_dir": "../shared/data", "out_dir": str(cfg.out_dir.name)},
-        "sentiment_score_buckets": {"negative": f"<= -{SCORE_THRESHOLD}", "positive": f">= {SCORE_THRESHOLD}"},
+        "sentiment_score_buckets": {
+            "negative": f"<= -{SCORE_THRESHOLD}",
+            "positive": f">= {SCORE_THRESHOLD}",
+        },
         "corpus": corpus_stats,
         "labels": labels.to_dict(),
         "dev_metrics": dev,
@@ -60,8 +80,13 @@ def write_card(
         "int8_cpu": int8,
         "truncation": TRUNCATION,
         "max_length": spec.max_length,
-        "training": {"best_step": best_step, "steps_run": steps_run, "wall_minutes": round(minutes, 1),
-                     "device": device, "history": history},
+        "training": {
+            "best_step": best_step,
+            "steps_run": steps_run,
+            "wall_minutes": round(minutes, 1),
+            "device": device,
+            "history": history,
+        },
     }
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     (out_dir / "model_card.md").write_text(render_markdown(card))
@@ -69,7 +94,11 @@ def write_card(
 
 
 def _row(name: str, m: dict[str, float], keys: tuple[str, ...]) -> str:
-    return f"| {name} | " + " | ".join(f"{m[k]:.4f}" if k in m else "" for k in keys) + f" | {int(m.get('n', 0))} |"
+    return (
+        f"| {name} | "
+        + " | ".join(f"{m[k]:.4f}" if k in m else "" for k in keys)
+        + f" | {int(m.get('n', 0))} |"
+    )
 
 
 def render_markdown(card: dict[str, Any]) -> str:
@@ -83,10 +112,9 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"- Backbone: `{card['backbone']['package'] or card['backbone']['path']}`, weights SHA-256 "
         f"`{card['backbone']['weights_sha256']}` (verified at load).",
-        f"- Adapter: LoRA r={card['adapter']['lora']['r']} alpha={card['adapter']['lora']['alpha']} on "
-        f"{card['adapter']['lora']['target_modules']} + LayerNorms + heads, fp16, merged into the encoder at load.",
+        f"- Weights: {card['adapter']['kind']}",
         f"- Truncation: {card['truncation']} (max_length {card['max_length']}).",
-        f"- Sentiment scores (SemEval-2017, FiQA) bucketed: negative <= -0.1, positive >= 0.1, else neutral.",
+        "- Sentiment scores (SemEval-2017, FiQA) bucketed: negative <= -0.1, positive >= 0.1, else neutral.",
         f"- Trained {card['training']['steps_run']} steps (best {card['training']['best_step']}) in "
         f"{card['training']['wall_minutes']} min on {card['training']['device']}; seed {hp['seed']}.",
         "",

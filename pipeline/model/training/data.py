@@ -37,7 +37,9 @@ def training_files(data_dir: Path) -> dict[str, str]:
     return {rel: sha256_file(data_dir / rel) for rel in (*TOPIC_FILES, *SENTIMENT_FILES, *NER_FILES)}
 
 
-def build_corpus(data_dir: Path, seed: int, dev_fraction: float = 0.1, ner_dev_fraction: float = 0.05) -> Corpus:
+def build_corpus(
+    data_dir: Path, seed: int, dev_fraction: float = 0.1, ner_dev_fraction: float = 0.05
+) -> Corpus:
     """Topic and sentiment: de-duplicated on link-stripped text (conflicts dropped), then split
     stratified by (source, label). NER: identical sentences dropped; dev = a random slice of CoNLL
     train (eng.testa is never trained or tuned on)."""
@@ -54,7 +56,12 @@ def build_corpus(data_dir: Path, seed: int, dev_fraction: float = 0.1, ner_dev_f
     ner_train = [e for e in ner if id(e) not in dev_keys]
     ner_dev = conll[:n_dev]
     stats: dict[str, object] = {
-        "topic": {"unique": len(topic), "conflicting_dropped": topic_conflicts, "train": len(topic_train), "dev": len(topic_dev)},
+        "topic": {
+            "unique": len(topic),
+            "conflicting_dropped": topic_conflicts,
+            "train": len(topic_train),
+            "dev": len(topic_dev),
+        },
         "sentiment": {
             "unique": len(sentiment),
             "conflicting_dropped": sent_conflicts,
@@ -62,7 +69,12 @@ def build_corpus(data_dir: Path, seed: int, dev_fraction: float = 0.1, ner_dev_f
             "dev": len(sent_dev),
             "by_source": _count(e.source for e in sentiment),
         },
-        "ner": {"unique": len(ner), "train": len(ner_train), "dev": len(ner_dev), "by_source": _count(e.source for e in ner)},
+        "ner": {
+            "unique": len(ner),
+            "train": len(ner_train),
+            "dev": len(ner_dev),
+            "by_source": _count(e.source for e in ner),
+        },
     }
     return Corpus(topic_train, topic_dev, sent_train, sent_dev, ner_train, ner_dev, stats)
 

@@ -25,21 +25,27 @@ class Feature:
 
 
 def text_features(
-    tokenizer: PreTrainedTokenizerBase, examples: Sequence[TextExample], index: dict[str, int], max_length: int
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[TextExample],
+    index: dict[str, int],
+    max_length: int,
 ) -> list[Feature]:
     toks = tokenize(tokenizer, [e.text for e in examples], max_length)
-    return [Feature(t, label=index[e.label]) for t, e in zip(toks, examples)]
+    return [Feature(t, label=index[e.label]) for t, e in zip(toks, examples, strict=False)]
 
 
 def tagged_features(
-    tokenizer: PreTrainedTokenizerBase, examples: Sequence[TaggedExample], index: dict[str, int], max_length: int
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[TaggedExample],
+    index: dict[str, int],
+    max_length: int,
 ) -> list[Feature]:
     """Every sub-token is labelled: the first takes the word's tag, later ones `I-X` (or `O`).
     Words whose tokens fall past truncation get word start -1."""
     texts_spans = [e.text_and_spans() for e in examples]
     toks = tokenize(tokenizer, [t for t, _ in texts_spans], max_length)
     out: list[Feature] = []
-    for ex, (_, spans), tok in zip(examples, texts_spans, toks):
+    for ex, (_, spans), tok in zip(examples, texts_spans, toks, strict=False):
         tags = [IGNORE] * len(tok.input_ids)
         starts = [-1] * len(spans)
         w = 0

@@ -25,7 +25,9 @@ class TaskWeighting(nn.Module):
         super().__init__()
         self.fixed = dict(fixed)
         self.learned = learned
-        self.log_vars = nn.ParameterDict({k: nn.Parameter(torch.zeros(())) for k in fixed}) if learned else None
+        self.log_vars = (
+            nn.ParameterDict({k: nn.Parameter(torch.zeros(())) for k in fixed}) if learned else None
+        )
 
     def forward(self, task: str, loss: torch.Tensor) -> torch.Tensor:
         w = self.fixed.get(task, 1.0)

@@ -36,12 +36,21 @@ class TaskSampler:
     """Draws (task, batch) pairs: a task by temperature-scaled probability, then its next batch."""
 
     def __init__(
-        self, data: Mapping[str, Sequence[Feature]], batch_size: int, temperature: float, seed: int
+        self,
+        data: Mapping[str, Sequence[Feature]],
+        batch_size: int,
+        temperature: float,
+        seed: int,
+        sizes: Mapping[str, int] | None = None,
     ) -> None:
+        """`sizes` (default: the feature counts) are what the temperature is applied to."""
         self.rng = random.Random(seed)
-        self.probs = task_probabilities({k: len(v) for k, v in data.items()}, temperature)
+        self.probs = task_probabilities(sizes or {k: len(v) for k, v in data.items()}, temperature)
         self.tasks = sorted(self.probs)
-        self.iters = {k: bucketed_batches(data[k], batch_size, random.Random(seed + i)) for i, k in enumerate(self.tasks)}
+        self.iters = {
+            k: bucketed_batches(data[k], batch_size, random.Random(seed + i))
+            for i, k in enumerate(self.tasks)
+        }
 
     def __iter__(self) -> Iterator[tuple[str, list[Feature]]]:
         weights = [self.probs[t] for t in self.tasks]

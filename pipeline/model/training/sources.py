@@ -60,13 +60,19 @@ def load_topic(data_dir: Path) -> list[TextExample]:
 def load_topic_file(path: Path) -> list[TextExample]:
     """`text,label` CSV with topic ids 0-19."""
     with path.open(encoding="utf-8", newline="") as f:
-        return [TextExample(r["text"], TOPIC_NAMES[int(r["label"])], "twitter_fin_topic") for r in csv.DictReader(f)]
+        return [
+            TextExample(r["text"], TOPIC_NAMES[int(r["label"])], "twitter_fin_topic")
+            for r in csv.DictReader(f)
+        ]
 
 
 def load_twitter_sentiment_file(path: Path) -> list[TextExample]:
     """`text,label` CSV with 0 Bearish, 1 Bullish, 2 Neutral."""
     with path.open(encoding="utf-8", newline="") as f:
-        return [TextExample(r["text"], TWITTER_SENTIMENT[r["label"]], "twitter_fin_sentiment") for r in csv.DictReader(f)]
+        return [
+            TextExample(r["text"], TWITTER_SENTIMENT[r["label"]], "twitter_fin_sentiment")
+            for r in csv.DictReader(f)
+        ]
 
 
 def load_sentiment(data_dir: Path) -> list[TextExample]:

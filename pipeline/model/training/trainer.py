@@ -48,6 +48,18 @@ class TrainResult:
     minutes: float
 
 
+FINAL_RESERVE_S = 330
+
+
+def lr_factor(step: int, steps: int, warmup: int, time_fraction: float) -> float:
+    """Linear warm-up, then linear decay to 0 over whichever runs out first: the step budget or the
+    time budget (so a slow machine still anneals before `--max-minutes`)."""
+    if step <= warmup:
+        return step / warmup
+    progress = max((step - warmup) / max(1, steps - warmup), time_fraction)
+    return max(0.0, 1.0 - progress)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -60,9 +72,13 @@ def pick_device(name: str | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def dev_metrics(model: NewsModel, tokenizer: Any, corpus: Corpus, max_length: int) -> dict[str, dict[str, float]]:
+def dev_metrics(
+    model: NewsModel, tokenizer: Any, corpus: Corpus, max_length: int
+) -> dict[str, dict[str, float]]:
     """Topic and sentiment on the own dev split (sentiment also per source), NER on the CoNLL dev slice."""
-    sentiment = evaluate_texts(model, tokenizer, corpus.sentiment_dev, "sentiment", max_length, by_source=True)
+    sentiment = evaluate_texts(
+        model, tokenizer, corpus.sentiment_dev, "sentiment", max_length, by_source=True
+    )
     out = {
         "topic": evaluate_texts(model, tokenizer, corpus.topic_dev, "topic", max_length)["all"],
         "sentiment": sentiment.pop("all"),
@@ -77,11 +93,15 @@ def selection_score(m: dict[str, dict[str, float]]) -> float:
     return (m["topic"]["accuracy"] + m["sentiment"]["accuracy"] + m["ner"]["f1"]) / 3
 
 
-def build_features(cfg: TrainConfig, corpus: Corpus, tokenizer: Any, labels: LabelMaps) -> dict[str, list[Feature]]:
+def build_features(
+    cfg: TrainConfig, corpus: Corpus, tokenizer: Any, labels: LabelMaps
+) -> dict[str, list[Feature]]:
     ner_train = [e for e in corpus.ner_train for _ in range(cfg.ner_source_weights.get(e.source, 1))]
     return {
         "topic": text_features(tokenizer, corpus.topic_train, labels.index("topic"), cfg.max_length),
-        "sentiment": text_features(tokenizer, corpus.sentiment_train, labels.index("sentiment"), cfg.max_length),
+        "sentiment": text_features(
+            tokenizer, corpus.sentiment_train, labels.index("sentiment"), cfg.max_length
+        ),
         "ner": tagged_features(tokenizer, ner_train, labels.index("ner"), cfg.max_length),
     }
 
@@ -102,35 +122,62 @@ def train(cfg: TrainConfig) -> TrainResult:
     log.info("corpus %s", corpus.stats)
 
     model = attach_lora(NewsModel.from_backbone(backbone, labels), cfg.lora).to(device)
+    base = (
+        {
+            n: p.detach().cpu().clone()
+            for n, p in model.named_parameters()
+            if p.requires_grad and n.startswith("encoder.")
+        }
+        if cfg.lora.r == 0
+        else None
+    )
     weights = {
         "topic": class_weights([f.label for f in feats["topic"]], len(labels.topic), cfg.class_weight_power),
-        "sentiment": class_weights([f.label for f in feats["sentiment"]], len(labels.sentiment), cfg.class_weight_power),
+        "sentiment": class_weights(
+            [f.label for f in feats["sentiment"]], len(labels.sentiment), cfg.class_weight_power
+        ),
     }
     losses = {t: nn.CrossEntropyLoss(weight=w.to(device)) for t, w in weights.items()}
     losses["ner"] = nn.CrossEntropyLoss(ignore_index=IGNORE)
     weighting = TaskWeighting(cfg.task_weights, cfg.uncertainty_weighting).to(device)
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1 and "LayerNorm" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and (p.ndim <= 1 or "LayerNorm" in n)]
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            is_head = not n.startswith("encoder.") or "lora_" in n
+            decays = p.ndim > 1 and "LayerNorm" not in n
+            groups.setdefault((is_head, decays), []).append(p)
+    groups.setdefault((True, False), []).extend(weighting.parameters())
     optim = torch.optim.AdamW(
         [
-            {"params": decay, "weight_decay": cfg.weight_decay},
-            {"params": no_decay + list(weighting.parameters()), "weight_decay": 0.0},
-        ],
-        lr=cfg.lr,
+            {
+                "params": ps,
+                "lr": cfg.head_lr if head else cfg.lr,
+                "weight_decay": cfg.weight_decay if dec else 0.0,
+            }
+            for (head, dec), ps in groups.items()
+        ]
     )
     warmup = max(1, int(cfg.steps * cfg.warmup_fraction))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: min((s + 1) / warmup, max(0.0, (cfg.steps - s) / max(1, cfg.steps - warmup)))
-    )
-    sampler = TaskSampler(feats, cfg.batch_size, cfg.temperature, cfg.seed)
+    base_lrs = [g["lr"] for g in optim.param_groups]
+    sizes = {
+        "topic": len(corpus.topic_train),
+        "sentiment": len(corpus.sentiment_train),
+        "ner": len(corpus.ner_train),
+    }
+    sampler = TaskSampler(feats, cfg.batch_size, cfg.temperature, cfg.seed, sizes=sizes)
     pad_id = int(tokenizer.pad_token_id or 0)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else torch.autocast("cpu", enabled=False)
+    )
 
     best_score, best_step, best_state, stale = -1.0, 0, trainable_state(model), 0
     history: list[dict[str, Any]] = []
     running: dict[str, float] = {}
-    deadline = t_start + cfg.max_minutes * 60 - 120  # leave time for the final test eval and save
+    deadline = t_start + cfg.max_minutes * 60 - FINAL_RESERVE_S  # leave time for the final evals and save
     step = 0
+    t_train = time.monotonic()
     bar = tqdm(total=cfg.steps, desc="train", unit="step", dynamic_ncols=True)
     model.train()
     for step, (task, batch) in enumerate(sampler, start=1):
@@ -139,16 +186,24 @@ def train(cfg: TrainConfig) -> TrainResult:
             out = model(enc.input_ids, enc.attention_mask, enc.casing_ids)
         if task == "ner":
             width = enc.input_ids.shape[1]
-            tags = torch.tensor([list(f.tags) + [IGNORE] * (width - len(f.tags)) for f in batch], device=device)
-            loss = losses["ner"](out.ner_logits.float().reshape(-1, out.ner_logits.shape[-1]), tags.reshape(-1))
+            tags = torch.tensor(
+                [list(f.tags) + [IGNORE] * (width - len(f.tags)) for f in batch], device=device
+            )
+            loss = losses["ner"](
+                out.ner_logits.float().reshape(-1, out.ner_logits.shape[-1]), tags.reshape(-1)
+            )
         else:
             target = torch.tensor([f.label for f in batch], device=device)
             loss = losses[task](getattr(out, f"{task}_logits").float(), target)
         total = weighting(task, loss)
         total.backward()
         torch.nn.utils.clip_grad_norm_([p for g in optim.param_groups for p in g["params"]], 1.0)
+        factor = lr_factor(
+            step, cfg.steps, warmup, (time.monotonic() - t_train) / max(1.0, deadline - t_train)
+        )
+        for g, base_lr in zip(optim.param_groups, base_lrs, strict=False):
+            g["lr"] = base_lr * factor
         optim.step()
-        sched.step()
         optim.zero_grad(set_to_none=True)
         running[task] = 0.98 * running.get(task, loss.item()) + 0.02 * loss.item()
         bar.update(1)
@@ -157,10 +212,18 @@ def train(cfg: TrainConfig) -> TrainResult:
         if step % cfg.eval_every == 0 or step >= cfg.steps or out_of_time:
             metrics = dev_metrics(model, tokenizer, corpus, cfg.max_length)
             score = selection_score(metrics)
-            history.append({"step": step, "score": score, "minutes": (time.monotonic() - t_start) / 60, **{
-                k: {m: round(v, 4) for m, v in d.items()} for k, d in metrics.items() if "/" not in k}})
-            tqdm.write(f"step {step}: score {score:.4f} topic {metrics['topic']['accuracy']:.4f} "
-                       f"sentiment {metrics['sentiment']['accuracy']:.4f} ner {metrics['ner']['f1']:.4f}")
+            history.append(
+                {
+                    "step": step,
+                    "score": score,
+                    "minutes": (time.monotonic() - t_start) / 60,
+                    **{k: {m: round(v, 4) for m, v in d.items()} for k, d in metrics.items() if "/" not in k},
+                }
+            )
+            tqdm.write(
+                f"step {step}: score {score:.4f} topic {metrics['topic']['accuracy']:.4f} "
+                f"sentiment {metrics['sentiment']['accuracy']:.4f} ner {metrics['ner']['f1']:.4f}"
+            )
             if score > best_score:
                 best_score, best_step, best_state, stale = score, step, trainable_state(model), 0
             else:
@@ -185,7 +248,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         lora=cfg.lora,
         max_length=cfg.max_length,
     )
-    save_checkpoint(model, spec, cfg.out_dir)
+    save_checkpoint(model.cpu(), spec, cfg.out_dir, base=base)
     del model, best_state
     final = final_metrics(cfg, corpus)
     minutes = (time.monotonic() - t_start) / 60
@@ -227,5 +290,8 @@ def final_metrics(cfg: TrainConfig, corpus: Corpus) -> dict[str, Any]:
         "ner_testa_f1": (test["f1"], qtest["f1"]),
     }
     within = all(abs(a - b) <= 0.01 for a, b in pairs.values())
-    int8 = {"within_1_point": within, "fp32_vs_int8": {k: [round(a, 4), round(b, 4)] for k, (a, b) in pairs.items()}}
+    int8 = {
+        "within_1_point": within,
+        "fp32_vs_int8": {k: [round(a, 4), round(b, 4)] for k, (a, b) in pairs.items()},
+    }
     return {"dev": dev, "ner_testa": test, "int8": int8}

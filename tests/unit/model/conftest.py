@@ -22,7 +22,14 @@ WORDS = (
 def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tiny_bert")
     letters = list("abcdefghijklmnopqrstuvwxyz")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *dict.fromkeys(WORDS + letters + [f"##{c}" for c in letters])]
+    vocab = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        *dict.fromkeys(WORDS + letters + [f"##{c}" for c in letters]),
+    ]
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
     BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True).save_pretrained(str(path))
     config = BertConfig(
@@ -50,7 +57,7 @@ def tiny_lora_model(tiny_backbone: Path, labels: LabelMaps) -> NewsModel:
     torch.manual_seed(0)
     model = attach_lora(NewsModel.from_backbone(tiny_backbone, labels), LoraSpec(r=4, alpha=8, dropout=0.0))
     with torch.no_grad():  # non-zero adapter and heads, so merging is actually exercised
-        for name, p in model.named_parameters():
+        for _name, p in model.named_parameters():
             if p.requires_grad:
                 p.add_(torch.randn_like(p) * 0.05)
     return model.eval()
@@ -61,5 +68,7 @@ def tiny_loaded(tiny_backbone: Path, tiny_model: NewsModel) -> LoadedModel:
     from pipeline.model.checkpoint import CheckpointSpec
 
     tokenizer = BertTokenizerFast.from_pretrained(str(tiny_backbone))
-    spec = CheckpointSpec(backbone_sha256="", backbone_package=None, backbone_path=str(tiny_backbone), max_length=32)
+    spec = CheckpointSpec(
+        backbone_sha256="", backbone_package=None, backbone_path=str(tiny_backbone), max_length=32
+    )
     return LoadedModel(tiny_model, tokenizer, spec, {"model_version": "tiny-test"})

@@ -16,4 +16,10 @@ def test_subtoken_inherits_word_initial_capital() -> None:
     text = "Zuckerberg sold"
     # "zu", "##cker", "##berg", "sold" plus a special token
     offsets = [(0, 0), (0, 2), (2, 6), (6, 10), (11, 15)]
-    assert casing_ids(text, offsets) == [casing.PAD, casing.INIT_CAP, casing.INIT_CAP, casing.INIT_CAP, casing.LOWER]
+    assert casing_ids(text, offsets) == [
+        casing.PAD,
+        casing.INIT_CAP,
+        casing.INIT_CAP,
+        casing.INIT_CAP,
+        casing.LOWER,
+    ]

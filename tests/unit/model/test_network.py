@@ -19,7 +19,9 @@ def test_padding_does_not_change_sequence_logits(tiny_model: NewsModel) -> None:
     casing = torch.tensor([[0, 1, 2, 0]])
     a = tiny_model(ids, torch.ones_like(ids), casing)
     padded = torch.cat([ids, torch.zeros((1, 3), dtype=torch.long)], dim=1)
-    b = tiny_model(padded, (padded != 0).long(), torch.cat([casing, torch.zeros((1, 3), dtype=torch.long)], 1))
+    b = tiny_model(
+        padded, (padded != 0).long(), torch.cat([casing, torch.zeros((1, 3), dtype=torch.long)], 1)
+    )
     torch.testing.assert_close(a.topic_logits, b.topic_logits, atol=1e-5, rtol=1e-4)
 
 

@@ -13,7 +13,14 @@ def test_normalize_strips_corporate_suffixes() -> None:
 
 
 def test_gazetteer_names_first_words_and_symbols() -> None:
-    g = Gazetteer([("Apple Inc.", "AAPL"), ("JPMorgan Chase", "JPM"), ("American Express", "AXP"), ("American Tower", "AMT")])
+    g = Gazetteer(
+        [
+            ("Apple Inc.", "AAPL"),
+            ("JPMorgan Chase", "JPM"),
+            ("American Express", "AXP"),
+            ("American Tower", "AMT"),
+        ]
+    )
     assert g.lookup("Apple") == "AAPL"
     assert g.lookup("JPMorgan") == "JPM"
     assert g.lookup("American") is None

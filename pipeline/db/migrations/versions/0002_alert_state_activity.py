@@ -1,7 +1,11 @@
-"""Alert states remember when the condition last held and what was last notified.
+"""Alert states remember when the condition last held and what was last notified; an index for
+the rules' all-topic window queries.
 
 `last_active_at` drives `keep_firing_for`; `notified_status` is the dedup log (resolved is sent
-once, and only for a firing that was sent).
+once, and only for a firing that was sent). `ix_enrichments_model_version_published_at` serves
+`WHERE model_version = ? AND published_at` ranges over every topic (rules with `topics: ["*"]`),
+which `ix_enrichments_window` (model_version, topic, published_at) cannot range-scan.
+`alert_events.published_at` marks events that reached Kafka, so a failed publish is retried.
 
 Revision ID: 0002
 Revises: 0001
@@ -29,9 +33,19 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("notified_status", sa.String(16), nullable=True, comment="what was last notified")
         )
+    with op.batch_alter_table("alert_events") as batch:
+        batch.add_column(
+            sa.Column("published_at", TS, nullable=True, comment="when it reached alerts.events")
+        )
+    op.create_index(
+        "ix_enrichments_model_version_published_at", "enrichments", ["model_version", "published_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_enrichments_model_version_published_at", table_name="enrichments")
+    with op.batch_alter_table("alert_events") as batch:
+        batch.drop_column("published_at")
     with op.batch_alter_table("alert_states") as batch:
         batch.drop_column("notified_status")
         batch.drop_column("last_active_at")

@@ -27,7 +27,9 @@ def test_wnut_types_are_mapped() -> None:
 
 def test_read_conll_columns_docstart_and_tabs(tmp_path) -> None:
     p = tmp_path / "x.conll"
-    p.write_text("-DOCSTART- -X- O O\n\nSILICON NNP - I-ORG\nVALLEY NNP - I-ORG\nsaid VBD - O\n\nTim\tB-person\n")
+    p.write_text(
+        "-DOCSTART- -X- O O\n\nSILICON NNP - I-ORG\nVALLEY NNP - I-ORG\nsaid VBD - O\n\nTim\tB-person\n"
+    )
     sents = read_conll(p, "x")
     assert sents[0] == TaggedExample(("SILICON", "VALLEY", "said"), ("B-ORG", "I-ORG", "O"), "x")
     assert sents[1].tags == ("B-PER",)
@@ -38,7 +40,7 @@ def test_read_conll_columns_docstart_and_tabs(tmp_path) -> None:
 def test_sentfin_regex_handles_apostrophes_and_disagreement(tmp_path) -> None:
     p = tmp_path / "s.csv"
     p.write_text(
-        'S No.,Title,Decisions,Words\n'
+        "S No.,Title,Decisions,Words\n"
         "1,Moody's cuts X,\"{'Moody's': 'negative', 'X': 'negative'}\",3\n"
         "2,A up B down,\"{'A': 'positive', 'B': 'negative'}\",4\n"
     )
@@ -49,11 +51,15 @@ def test_sentfin_regex_handles_apostrophes_and_disagreement(tmp_path) -> None:
 def test_score_buckets_and_score_files(tmp_path) -> None:
     assert (bucket(-0.1), bucket(0.05), bucket(0.1)) == ("negative", "neutral", "positive")
     sem = tmp_path / "sem.json"
-    sem.write_text(json.dumps([
-        {"id": 1, "company": "A", "title": "Â£5bn deal", "sentiment": 0.5},
-        {"id": 2, "company": "B", "title": "Â£5bn deal", "sentiment": -0.5},
-        {"id": 3, "company": "C", "title": "C falls", "sentiment": -0.3},
-    ]))
+    sem.write_text(
+        json.dumps(
+            [
+                {"id": 1, "company": "A", "title": "Â£5bn deal", "sentiment": 0.5},
+                {"id": 2, "company": "B", "title": "Â£5bn deal", "sentiment": -0.5},
+                {"id": 3, "company": "C", "title": "C falls", "sentiment": -0.3},
+            ]
+        )
+    )
     assert [(e.text, e.label) for e in load_semeval_file(sem)] == [("C falls", "negative")]
     fiqa = tmp_path / "fiqa.json"
     fiqa.write_text(json.dumps({"1": {"sentence": "$X up", "info": [{"sentiment_score": "0.4"}]}}))

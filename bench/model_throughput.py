@@ -1,0 +1,189 @@
+"""Throughput of the news model, side by side on the same texts (one run, prints a table).
+
+    .venv/bin/python bench/model_throughput.py [--n 512] [--threads 2] [--model DIR]
+
+(a) joint model: one encoder pass, three heads (`Predictor.predict`, fp32)
+(b) three single-task models on the same backbone: three encoder passes per text
+(c) Hugging Face `pipeline()` per task (two text-classification + one token-classification)
+(d) the joint model with int8 dynamic quantization on CPU
+plus achieved GFLOP/s of the encoder forward against a matmul micro-benchmark in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pipeline.model.checkpoint import load_model  # noqa: E402
+from pipeline.model.predictor import Predictor  # noqa: E402
+from pipeline.model.tokens import collate, tokenize  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+def sample_texts(n: int) -> list[str]:
+    texts: list[str] = []
+    for rel in ("topic/twitter_fin_topic_train.csv", "sentiment/twitter_fin_sentiment_train.csv"):
+        with (DATA / rel).open(encoding="utf-8", newline="") as f:
+            texts += [r["text"] for r in csv.DictReader(f)]
+    return random.Random(0).sample(texts, n)
+
+
+def timed(fn: Callable[[], object], repeats: int = 2) -> float:
+    """Best wall time of `repeats` runs after one warm-up."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def matmul_gflops(size: int = 1024, reps: int = 20) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    t = time.perf_counter()
+    for _ in range(reps):
+        torch.mm(a, b)
+    return 2 * size**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def encoder_flops(config: object, lengths: Sequence[int]) -> float:
+    """Matmul FLOPs of one encoder forward over padded batches of the given lengths."""
+    h, i, n = config.hidden_size, config.intermediate_size, config.num_hidden_layers  # type: ignore[attr-defined]
+    return sum(n * (2 * t * (4 * h * h + 2 * h * i) + 4 * t * t * h) for t in lengths)
+
+
+def single_task_runner(pred: Predictor, texts: list[str]) -> Callable[[], object]:
+    """Three copies of the network, each used for one head: three encoder passes per text."""
+    models = [copy.deepcopy(pred.model) for _ in range(3)]
+
+    def run() -> None:
+        for k, m in enumerate(models):
+            for b in range(0, len(texts), 64):
+                enc = collate(tokenize(pred.tokenizer, texts[b : b + 64], pred.max_length), pred.pad_id)
+                with torch.inference_mode():
+                    out = m(enc.input_ids, enc.attention_mask, enc.casing_ids)
+                    (out.topic_logits, out.sentiment_logits, out.ner_logits)[k].softmax(-1)
+
+    return run
+
+
+def hf_pipelines_runner(backbone: Path, labels: object, texts: list[str]) -> Callable[[], object]:
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+        pipeline,
+    )
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    tok = AutoTokenizer.from_pretrained(str(backbone))
+    pipes = [
+        pipeline(
+            "text-classification",
+            model=AutoModelForSequenceClassification.from_pretrained(
+                str(backbone), num_labels=len(labels.topic)
+            ),
+            tokenizer=tok,
+            device="cpu",
+        ),  # type: ignore[attr-defined]
+        pipeline(
+            "text-classification",
+            model=AutoModelForSequenceClassification.from_pretrained(
+                str(backbone), num_labels=len(labels.sentiment)
+            ),
+            tokenizer=tok,
+            device="cpu",
+        ),  # type: ignore[attr-defined]
+        pipeline(
+            "token-classification",
+            model=AutoModelForTokenClassification.from_pretrained(str(backbone), num_labels=len(labels.ner)),
+            tokenizer=tok,
+            device="cpu",  # type: ignore[attr-defined]
+            aggregation_strategy="simple",
+        ),
+    ]
+
+    def run() -> None:
+        for p in pipes:
+            p(texts, truncation=True, max_length=128) if p.task == "text-classification" else p(texts)
+
+    return run
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--model", type=Path, default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    texts = sample_texts(args.n)
+    loaded = load_model(args.model)
+    backbone = loaded.spec.resolve_backbone()
+    joint = Predictor(loaded, device="cpu")
+    lengths = [len(t.input_ids) for t in tokenize(joint.tokenizer, texts, joint.max_length)]
+
+    rows: list[tuple[str, float]] = []
+    t_a = timed(lambda: joint.predict(texts))
+    rows.append(("(a) joint model, fp32", args.n / t_a))
+    t_b = timed(single_task_runner(joint, texts))
+    rows.append(("(b) 3 single-task models, fp32", args.n / t_b))
+    t_c = timed(hf_pipelines_runner(backbone, loaded.model.labels, texts), repeats=1)
+    rows.append(("(c) HF pipeline() x3 tasks", args.n / t_c))
+    int8 = Predictor(load_model(args.model), device="cpu", quantize=True)
+    t_d = timed(lambda: int8.predict(texts))
+    rows.append(("(d) joint model, int8 CPU", args.n / t_d))
+
+    # encoder-only forward of the joint model, for achieved GFLOP/s
+    from pipeline.model.batching import token_budget_batches
+
+    toks = tokenize(joint.tokenizer, texts, joint.max_length)
+    batches = [collate([toks[i] for i in b], joint.pad_id) for b in token_budget_batches(lengths, 16_384, 64)]
+
+    def forward_only() -> None:
+        with torch.inference_mode():
+            for e in batches:
+                joint.model(e.input_ids, e.attention_mask, e.casing_ids)
+
+    t_f = timed(forward_only)
+    flops = encoder_flops(
+        joint.model.encoder.config,
+        [e.input_ids.shape[1] for e in batches for _ in range(e.input_ids.shape[0])],
+    )
+    peak = matmul_gflops()
+
+    print(
+        f"texts: {args.n} (twitter topic + sentiment train, mean {sum(lengths) / len(lengths):.1f} tokens), "
+        f"threads: {args.threads}, torch {torch.__version__}, model {joint.model_version}"
+    )
+    print(f"{'configuration':<34} {'docs/s':>9}")
+    for name, rate in rows:
+        print(f"{name:<34} {rate:>9.1f}")
+    print(f"(a)/(b) = {t_b / t_a:.2f}x   (a)/(c) = {t_c / t_a:.2f}x   int8/fp32 = {t_a / t_d:.2f}x")
+    achieved = flops / t_f / 1e9
+    print(
+        f"encoder forward: {achieved:.1f} GFLOP/s achieved vs {peak:.1f} GFLOP/s fp32 matmul peak "
+        f"({100 * achieved / peak:.0f}%)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

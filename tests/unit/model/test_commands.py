@@ -1,0 +1,54 @@
+"""`finsent train` / `finsent evaluate` wiring, and evaluation on a tiny checkpoint."""
+
+import argparse
+import json
+
+import torch
+
+from pipeline.config import Settings
+from pipeline.model.backbone import sha256_file, weights_file
+from pipeline.model.checkpoint import DEFAULT_DIR, CheckpointSpec, LoraSpec, save_checkpoint
+from workers.commands import model as commands
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser()
+    commands.register(p.add_subparsers(dest="command"))
+    return p
+
+
+def test_train_defaults_and_data_dir_env(monkeypatch, tmp_path) -> None:
+    args = parser().parse_args(["train", "--max-minutes", "5"])
+    assert args.out == DEFAULT_DIR and args.max_minutes == 5 and args.handler is commands.run_train
+    assert commands.default_data_dir().parts[-2:] == ("shared", "data")
+    monkeypatch.setenv("FINSENT_TRAIN_DATA", str(tmp_path))
+    assert commands.default_data_dir() == tmp_path
+
+
+def test_evaluate_prints_json_metrics(tmp_path, tiny_backbone, tiny_lora_model, capsys) -> None:
+    ckpt = tmp_path / "ckpt"
+    spec = CheckpointSpec(
+        backbone_sha256=sha256_file(weights_file(tiny_backbone)),
+        backbone_package=None,
+        backbone_path=str(tiny_backbone),
+        lora=LoraSpec(r=4, alpha=8, dropout=0.0),
+        max_length=32,
+    )
+    save_checkpoint(tiny_lora_model, spec, ckpt, dtype=torch.float32)
+    topic = tmp_path / "topic.csv"
+    topic.write_text('text,label\n"Fed signals rate cut https://t.co/x",1\nApple shares slide,19\n')
+    conll = tmp_path / "ner.conll"
+    conll.write_text("Tim B-PER\nCook I-PER\nruns O\nApple B-ORG\n\nNew B-LOC\nYork I-LOC\n")
+    for task, path in (("topic", topic), ("sentiment", topic), ("ner", conll)):
+        if task == "sentiment":
+            path = tmp_path / "sent.csv"
+            path.write_text("text,label\nstock up,1\nstock down,0\nfed,2\n")
+        args = parser().parse_args(["evaluate", "--task", task, "--file", str(path), "--model", str(ckpt)])
+        assert args.handler(args, Settings()) == 0
+        line = capsys.readouterr().out.splitlines()[0]
+        metrics = json.loads(line)
+        assert metrics["task"] == task
+        key = "f1" if task == "ner" else "accuracy"
+        assert 0.0 <= metrics[key] <= 1.0
+        if task != "ner":
+            assert "macro_f1" in metrics and "ece" in metrics
