@@ -29,29 +29,9 @@ from alerts.engine import AlertEngine, InMemoryStateStore, PostgresStateStore  #
 from alerts.rules import DEFAULT_RULES_PATH, load_rules  # noqa: E402
 from bench.common import scratch_postgres  # noqa: E402
 from pipeline.db import make_engine, migrate  # noqa: E402
+from pipeline.model.labels import TOPIC_NAMES  # noqa: E402
 
-TOPICS = (
-    "Analyst Update",
-    "Fed | Central Banks",
-    "Company | Product News",
-    "Treasuries | Corporate Debt",
-    "Dividend",
-    "Earnings",
-    "Energy | Oil",
-    "Financials",
-    "Currencies",
-    "General News | Opinion",
-    "Gold | Metals | Materials",
-    "IPO",
-    "Legal | Regulation",
-    "M&A | Investments",
-    "Macro",
-    "Markets",
-    "Politics",
-    "Personnel Change",
-    "Stock Commentary",
-    "Stock Movement",
-)
+TOPICS = TOPIC_NAMES
 VERSION = "bench-model"
 END = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -23,11 +23,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from pipeline.config import Settings
 from pipeline.enrichment import BatchItem, BatchOutcome, Origin, PredictorLike, Store, process_batch
 from pipeline.kafka.clients import consumer_lag
 from pipeline.kafka.consume import RecordLike, decode_records
 from pipeline.kafka.dlq import DeadLetterPublisher
 from pipeline.metrics import ModelWorkerMetrics
+from pipeline.model import Predictor, load_predictor
 from schemas import DeadLetter, RawNews, encode, utc_now
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,27 @@ class ModelWorkerConfig:
     batch_max_ms: int = 500
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, topic_in: str | None = None) -> ModelWorkerConfig:
+        """The live configuration; `topic_in` overrides the input topic (e.g. for replays)."""
+        return cls(
+            topic_in=topic_in or settings.topic_raw,
+            topic_enriched=settings.topic_enriched,
+            topic_dlq=settings.topic_dlq,
+            batch_max_items=settings.batch_max_items,
+            batch_max_ms=settings.batch_max_ms,
+        )
+
+
+def predictor_from_settings(settings: Settings) -> Predictor:
+    """Load the configured checkpoint (the shipped default when none is set) on the configured device."""
+    return load_predictor(
+        path=settings.model_path,
+        device=settings.model_device,
+        threads=settings.model_threads,
+        quantize=settings.model_quantize,
+    )
 
 
 @dataclass

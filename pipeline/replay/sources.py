@@ -232,6 +232,8 @@ class KafkaTopicSource:
     poll_ms: int = 500
     kind: str = "kafka"
     start_info: dict[int, Any] = field(default_factory=dict)
+    """Per partition, how the start offset was found (`offsets.StartOffset`), when `since` is set."""
+    _bounds_cache: tuple[dict[int, int], dict[int, int]] | None = field(default=None, init=False, repr=False)
 
     def _bounds(self, position: Position | None) -> tuple[dict[int, int], dict[int, int]]:
         if position and position.get("offsets") is not None and position.get("ends") is not None:
@@ -256,11 +258,11 @@ class KafkaTopicSource:
 
     def total(self, position: Position | None) -> int | None:
         starts, ends = self._bounds(position)
-        self._cached = (starts, ends)
+        self._bounds_cache = None if position else (starts, ends)
         return sum(max(ends[p] - starts.get(p, 0), 0) for p in ends)
 
     def items(self, position: Position | None) -> Iterator[SourceItem]:
-        cached = getattr(self, "_cached", None)
+        cached = self._bounds_cache
         starts, ends = cached if cached is not None and not position else self._bounds(position)
         nexts = {p: starts.get(p, 0) for p in ends}
         todo = {p for p in ends if nexts[p] < ends[p]}

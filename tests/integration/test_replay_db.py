@@ -202,6 +202,9 @@ def test_kafka_replay_from_a_time_starts_at_the_right_record_on_tansu(
         assert part_items[0].published_at >= since  # the first record read is already in range
     for p, start in found.items():
         assert start.offset == min((i.origin.offset for i in items if i.origin.partition == p), default=start.offset)
+    resumed = list(KafkaTopicSource(kafka_bootstrap, kafka_topics.raw, since=since).items(items[59].position))
+    where = [(i.origin.partition, i.origin.offset) for i in resumed]
+    assert len(where) == len(set(where)) and set(where) == {(i.origin.partition, i.origin.offset) for i in items[60:]}
 
     summary = replay(pg_engine, settings, KeywordPredictor("k1"), via="process",
                      source=KafkaTopicSource(kafka_bootstrap, kafka_topics.raw, since=since))

