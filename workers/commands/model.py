@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     train.add_argument("--steps", type=int, default=defaults.steps)
     train.add_argument("--eval-every", type=int, default=defaults.eval_every)
     train.add_argument("--device", default=None, help="cpu, cuda ... (default: best)")
-    train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: settings, else 2)")
+    train.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads for training")
     train.set_defaults(handler=run_train)
 
     ev = subparsers.add_parser("evaluate", help="per-task metrics of a checkpoint on a labelled file")
@@ -55,7 +55,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         steps=args.steps,
         eval_every=args.eval_every,
         device=args.device or settings.model_device,
-        threads=args.threads or settings.model_threads or 2,
+        threads=args.threads,
     )
     result = train(cfg)
     print(

@@ -293,5 +293,6 @@ def final_metrics(cfg: TrainConfig, corpus: Corpus) -> dict[str, Any]:
     int8 = {
         "within_1_point": within,
         "fp32_vs_int8": {k: [round(a, 4), round(b, 4)] for k, (a, b) in pairs.items()},
+        "scheme": "dynamic, per-output-channel weight scales (torch.ao quantize_dynamic)",
     }
     return {"dev": dev, "ner_testa": test, "int8": int8}

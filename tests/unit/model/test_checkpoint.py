@@ -58,7 +58,11 @@ def test_full_finetune_is_stored_as_delta_from_the_backbone(tmp_path, tiny_backb
     torch.manual_seed(0)
     model = attach_lora(NewsModel.from_backbone(tiny_backbone, labels), LoraSpec(r=0, alpha=0, dropout=0.0))
     assert not model.encoder.get_input_embeddings().weight.requires_grad
-    base = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")}
+    base = {
+        n: p.detach().clone()
+        for n, p in model.named_parameters()
+        if p.requires_grad and n.startswith("encoder.")
+    }
     with torch.no_grad():
         for p in model.parameters():
             if p.requires_grad:

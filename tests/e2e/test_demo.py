@@ -1,0 +1,39 @@
+"""`finsent demo` end to end, as `make demo` runs it: embedded broker, SQLite, model, alerts, webhooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_demo_runs_the_whole_path_and_its_counts_reconcile(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
+    env["FINSENT_DATA_DIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "workers.cli", "demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    # the bundled sample: 62 lines, 5 duplicates (3 exact, 2 same title), 2 invalid items
+    assert summary["ingested"] == 62
+    assert summary["deduplicated"] == 5 and summary["dlq"] == 2
+    assert summary["enriched"] == 55
+    assert summary["ingested"] == summary["enriched"] + summary["deduplicated"] + summary["dlq"]
+    assert summary["alerts_fired"] >= 1
+    assert summary["webhooks_delivered"] >= summary["alerts_fired"]
+    assert (tmp_path / "demo.db").is_file()
