@@ -187,19 +187,26 @@ class PostgresStateStore:
         )
         now = self.clock()
         for receiver in targets:
-            conn.execute(
-                WebhookDelivery.__table__.insert().values(
-                    webhook_id=webhook_id(emitted.event_id, receiver.name),
-                    event_id=emitted.event_id,
-                    receiver=receiver.name,
-                    url=receiver.url,
-                    payload=render_for(receiver.format, payload),
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+            enqueue_delivery(conn, event_id=emitted.event_id, receiver=receiver, payload=payload, now=now)
+
+
+def enqueue_delivery(
+    conn: Connection, *, event_id: str, receiver: Receiver, payload: dict[str, Any], now: datetime
+) -> None:
+    """Add one pending webhook to the outbox (in the caller's transaction), rendered for `receiver`."""
+    conn.execute(
+        WebhookDelivery.__table__.insert().values(
+            webhook_id=webhook_id(event_id, receiver.name),
+            event_id=event_id,
+            receiver=receiver.name,
+            url=receiver.url,
+            payload=render_for(receiver.format, payload),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
 
 
 def webhook_id(event_id: str, receiver: str) -> str:

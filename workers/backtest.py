@@ -425,10 +425,9 @@ def deliver(
     `"backtest": true`. Event ids are re-derived per `delivery_run`, so a second delivery of the
     same backtest is sent again rather than colliding with the first."""
     from alerts.dispatcher import Dispatcher, RetryPolicy
-    from alerts.engine import webhook_id
-    from alerts.payloads import build_payload, fetch_details, render_for
+    from alerts.engine import enqueue_delivery
+    from alerts.payloads import build_payload, fetch_details
     from pipeline.db.models import AlertEvent as AlertEventRow
-    from pipeline.db.models import WebhookDelivery
     from schemas import utc_now
 
     now = utc_now()
@@ -453,19 +452,7 @@ def deliver(
                     started_at=ev.started_at, ended_at=ev.ended_at, emitted_at=ev.emitted_at, backtest=True,
                 )
             )
-            conn.execute(
-                WebhookDelivery.__table__.insert().values(
-                    webhook_id=webhook_id(event_id, receiver.name),
-                    event_id=event_id,
-                    receiver=receiver.name,
-                    url=receiver.url,
-                    payload=render_for(receiver.format, payload),
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+            enqueue_delivery(conn, event_id=event_id, receiver=receiver, payload=payload, now=now)
     dispatcher = Dispatcher(engine, {receiver.name: receiver}, policy=RetryPolicy(base_s=0.2, cap_s=2.0, max_age_s=60.0))
     try:
         stats = dispatcher.drain()
