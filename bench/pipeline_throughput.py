@@ -80,7 +80,8 @@ def pipeline(predictor: object, items: list[RawNews], batch: int) -> dict[str, f
             store=partial(store_batch, engine),
             config=ModelWorkerConfig(topics[0], topics[1], topics[2], batch_max_items=batch, batch_max_ms=100),
         )
-        consumer.poll(timeout_ms=100)  # join the group before the clock starts
+        while not consumer.assignment():  # join the group (a one-off ~3 s on Tansu) before the clock starts
+            consumer.poll(timeout_ms=200)
         started = time.perf_counter()
 
         def ingest() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers.utils import logging as hf_logging
 
 from pipeline.model.casing import NUM_CASING
 from pipeline.model.heads import SequenceHead, TokenHead
@@ -44,9 +45,13 @@ class NewsModel(nn.Module):
         config = AutoConfig.from_pretrained(path)
         kwargs = {"add_pooling_layer": False} if config.model_type == "bert" else {}
         if random_init:
-            encoder = AutoModel.from_config(config, **kwargs)
-        else:
+            return cls(AutoModel.from_config(config, **kwargs), labels)
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the unused-pooler notice is expected, not news
+        try:
             encoder = AutoModel.from_pretrained(path, **kwargs)
+        finally:
+            hf_logging.set_verbosity(verbosity)
         return cls(encoder, labels)
 
     def forward(
