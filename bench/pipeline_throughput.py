@@ -111,7 +111,7 @@ def pipeline(predictor: object, items: list[RawNews], batch: int) -> dict[str, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=2000)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=128)
     args = parser.parse_args()
     predictor = load_predictor(device="cpu")
     items = synthetic_news(args.items)

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     model_threads: int | None = Field(default=None, ge=1)
     model_quantize: bool = Field(default=False, description="int8 dynamic quantization on CPU")
 
-    batch_max_items: int = Field(default=64, ge=1)
+    batch_max_items: int = Field(default=128, ge=1)
     batch_max_ms: int = Field(default=500, ge=1)
     batch_max_tokens: int = Field(default=16_384, ge=64)
 

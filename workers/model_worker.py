@@ -18,19 +18,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from pipeline.config import Settings
+from pipeline.db.writer import StoreResult
 from pipeline.enrichment import BatchItem, BatchOutcome, Origin, PredictorLike, Store, process_batch
 from pipeline.kafka.clients import consumer_lag
 from pipeline.kafka.consume import RecordLike, decode_records
 from pipeline.kafka.dlq import DeadLetterPublisher
 from pipeline.metrics import ModelWorkerMetrics
 from pipeline.model import Predictor, load_predictor
-from schemas import DeadLetter, RawNews, encode, utc_now
+from schemas import DeadLetter, EnrichedNews, RawNews, encode, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ class ModelWorkerConfig:
     topic_in: str
     topic_enriched: str
     topic_dlq: str
-    batch_max_items: int = 64
+    batch_max_items: int = 128
     batch_max_ms: int = 500
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
@@ -105,6 +107,10 @@ def next_offsets(records: Sequence[RecordLike]) -> dict[TopicPartition, OffsetAn
     return {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in highest.items()}
 
 
+class _Abandoned(Exception):
+    """Stop was requested while the database was down: the batch is left uncommitted (it will replay)."""
+
+
 class ModelWorker:
     """One member of the model consumer group. Transport objects are injected."""
 
@@ -153,26 +159,32 @@ class ModelWorker:
     def _handle(self, records: list[RecordLike], stop: threading.Event) -> bool:
         started = time.perf_counter()
         items, letters = decode_batch(records)
-        outcome = self._with_store_retry(lambda: process_batch(items, self._predictor, self._store, clock=self._clock), stop)
-        if outcome is None:
+        store = partial(self._store_with_retry, stop=stop)
+        try:
+            outcome = process_batch(items, self._predictor, store, clock=self._clock)
+        except _Abandoned:
             return False
-        self._emit(outcome, [*letters, *outcome.dead_letters])
+        letters += outcome.dead_letters
+        self._emit(outcome, letters)
         self._consumer.commit(offsets=next_offsets(records))
-        self._account(records, items, outcome, [*letters, *outcome.dead_letters], time.perf_counter() - started)
+        self._account(records, items, outcome, letters, time.perf_counter() - started)
         return True
 
-    def _with_store_retry(self, attempt: Callable[[], BatchOutcome], stop: threading.Event) -> BatchOutcome | None:
+    def _store_with_retry(
+        self, articles: Sequence[RawNews], enriched: Sequence[EnrichedNews], *, stop: threading.Event
+    ) -> StoreResult:
+        """Store the batch; while the database is unreachable, pause the partitions and retry with backoff."""
         delay = self._config.retry_initial_s
         paused = False
         try:
             while True:
                 try:
-                    outcome = attempt()
+                    result = self._store(articles, enriched)
                     self.storing_ok = True
-                    return outcome
-                except (OperationalError, DBAPIError) as exc:
-                    if not getattr(exc, "connection_invalidated", False) and not isinstance(exc, OperationalError):
-                        raise
+                    return result
+                except DBAPIError as exc:
+                    if not (isinstance(exc, OperationalError) or exc.connection_invalidated):
+                        raise  # not an outage: a bug or bad data, let the process restart and replay
                     self.storing_ok = False
                     self.metrics.store_retries.inc()
                     log.warning("database unavailable, retrying batch in %.1fs: %s", delay, exc.orig or exc)
@@ -180,7 +192,7 @@ class ModelWorker:
                         self._consumer.pause(*self._consumer.assignment())
                         paused = True
                     if stop.wait(delay):
-                        return None
+                        raise _Abandoned from exc
                     self._consumer.poll(timeout_ms=0)  # keep the group membership alive; partitions paused
                     delay = min(delay * 2, self._config.retry_max_s)
         finally:

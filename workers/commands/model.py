@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     train.add_argument("--eval-every", type=int, default=defaults.eval_every)
     train.add_argument("--device", default=None, help="cpu, cuda ... (default: best)")
     train.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads for training")
+    train.add_argument(
+        "--backbone", type=Path, default=None, help="any local Hugging Face encoder dir (default: pinned MiniLM)"
+    )
     train.set_defaults(handler=run_train)
 
     ev = subparsers.add_parser("evaluate", help="per-task metrics of a checkpoint on a labelled file")
@@ -56,6 +59,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         eval_every=args.eval_every,
         device=args.device or settings.model_device,
         threads=args.threads,
+        backbone=args.backbone.resolve() if args.backbone else None,
     )
     result = train(cfg)
     print(

@@ -58,7 +58,7 @@ def test_published_at_is_normalised_to_utc_and_naive_is_rejected() -> None:
     item = raw(published_at=datetime(2026, 3, 2, 9, 30, tzinfo=eastern))
     assert item.published_at == PUBLISHED and item.published_at.tzinfo == UTC
     with pytest.raises(ValidationError, match="timezone"):
-        raw(published_at=datetime(2026, 3, 2, 9, 30))
+        raw(published_at=datetime(2026, 3, 2, 9, 30))  # noqa: DTZ001 - naive on purpose
 
 
 def test_contracts_are_frozen_and_strict() -> None:
