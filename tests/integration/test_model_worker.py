@@ -227,3 +227,32 @@ def test_kill_9_mid_stream_then_restart_stores_every_item_exactly_once(
     summary = json.loads(log.read_text().strip().splitlines()[-1])
     assert summary["consumed"] == summary["stored"] + summary["deduplicated"] + summary["dlq"]
     assert summary["dlq"] == 0
+
+
+@pytest.mark.integration
+def test_two_workers_in_one_group_share_the_partitions(
+    kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_engine: Engine, predictor: Predictor
+) -> None:
+    items = news_items(300, tag="scale")
+    workers = [worker_for(kafka_bootstrap, kafka_topics, pg_engine, predictor) for _ in range(2)]
+    stop = threading.Event()
+    threads = [threading.Thread(target=w.run, args=(stop,)) for w, _ in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(
+            lambda: all(len(c.assignment()) == 1 for _, c in workers), 60, "each worker to own one partition"
+        )
+        assert workers[0][1].assignment().isdisjoint(workers[1][1].assignment())
+        produce(kafka_bootstrap, kafka_topics.raw, [(n.id.encode(), encode(n)) for n in items])
+        wait_for(lambda: enrichment_count(pg_engine) >= len(items), 180, "every item stored")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        for _, consumer in workers:
+            consumer.close(autocommit=False)
+    totals = [w.totals for w, _ in workers]
+    assert all(t.consumed > 0 for t in totals), [t.as_dict() for t in totals]
+    assert sum(t.stored for t in totals) == len(items) == enrichment_count(pg_engine)
+    assert distinct_enriched_ids(pg_engine) == {n.id for n in items}
