@@ -8,7 +8,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
-from pipeline.model.checkpoint import LoadedModel, LoraSpec, attach_lora
+from pipeline.model.backbone import sha256_file, weights_file
+from pipeline.model.checkpoint import CheckpointSpec, LoadedModel, LoraSpec, attach_lora
 from pipeline.model.labels import LabelMaps
 from pipeline.model.network import NewsModel
 
@@ -52,10 +53,13 @@ def tiny_model(tiny_backbone: Path, labels: LabelMaps) -> NewsModel:
     return NewsModel.from_backbone(tiny_backbone, labels).eval()
 
 
+TINY_LORA = LoraSpec(r=4, alpha=8, dropout=0.0)
+
+
 @pytest.fixture()
 def tiny_lora_model(tiny_backbone: Path, labels: LabelMaps) -> NewsModel:
     torch.manual_seed(0)
-    model = attach_lora(NewsModel.from_backbone(tiny_backbone, labels), LoraSpec(r=4, alpha=8, dropout=0.0))
+    model = attach_lora(NewsModel.from_backbone(tiny_backbone, labels), TINY_LORA)
     with torch.no_grad():  # non-zero adapter and heads, so merging is actually exercised
         for _name, p in model.named_parameters():
             if p.requires_grad:
@@ -64,9 +68,19 @@ def tiny_lora_model(tiny_backbone: Path, labels: LabelMaps) -> NewsModel:
 
 
 @pytest.fixture()
-def tiny_loaded(tiny_backbone: Path, tiny_model: NewsModel) -> LoadedModel:
-    from pipeline.model.checkpoint import CheckpointSpec
+def tiny_lora_spec(tiny_backbone: Path) -> CheckpointSpec:
+    """The spec to save `tiny_lora_model` with: real backbone hash, its LoRA shape, short inputs."""
+    return CheckpointSpec(
+        backbone_sha256=sha256_file(weights_file(tiny_backbone)),
+        backbone_package=None,
+        backbone_path=str(tiny_backbone),
+        lora=TINY_LORA,
+        max_length=32,
+    )
 
+
+@pytest.fixture()
+def tiny_loaded(tiny_backbone: Path, tiny_model: NewsModel) -> LoadedModel:
     tokenizer = BertTokenizerFast.from_pretrained(str(tiny_backbone))
     spec = CheckpointSpec(
         backbone_sha256="", backbone_package=None, backbone_path=str(tiny_backbone), max_length=32

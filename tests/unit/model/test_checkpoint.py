@@ -7,15 +7,8 @@ from pipeline.model.backbone import BackboneError, sha256_file, weights_file
 from pipeline.model.checkpoint import CheckpointSpec, LoraSpec, load_model, save_checkpoint
 
 
-def test_round_trip_merges_lora(tmp_path, tiny_backbone, tiny_lora_model) -> None:
-    spec = CheckpointSpec(
-        backbone_sha256=sha256_file(weights_file(tiny_backbone)),
-        backbone_package=None,
-        backbone_path=str(tiny_backbone),
-        lora=LoraSpec(r=4, alpha=8, dropout=0.0),
-        max_length=32,
-    )
-    save_checkpoint(tiny_lora_model, spec, tmp_path, dtype=torch.float32)
+def test_round_trip_merges_lora(tmp_path, tiny_lora_model, tiny_lora_spec) -> None:
+    save_checkpoint(tiny_lora_model, tiny_lora_spec, tmp_path, dtype=torch.float32)
     loaded = load_model(tmp_path)
     assert loaded.model.labels == tiny_lora_model.labels
     assert json.loads((tmp_path / "labels.json").read_text())["sentiment"] == [

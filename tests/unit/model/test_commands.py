@@ -6,8 +6,7 @@ import json
 import torch
 
 from pipeline.config import Settings
-from pipeline.model.backbone import sha256_file, weights_file
-from pipeline.model.checkpoint import DEFAULT_DIR, CheckpointSpec, LoraSpec, save_checkpoint
+from pipeline.model.checkpoint import DEFAULT_DIR, save_checkpoint
 from workers.commands import model as commands
 
 
@@ -25,16 +24,9 @@ def test_train_defaults_and_data_dir_env(monkeypatch, tmp_path) -> None:
     assert commands.default_data_dir() == tmp_path
 
 
-def test_evaluate_prints_json_metrics(tmp_path, tiny_backbone, tiny_lora_model, capsys) -> None:
+def test_evaluate_prints_json_metrics(tmp_path, tiny_lora_model, tiny_lora_spec, capsys) -> None:
     ckpt = tmp_path / "ckpt"
-    spec = CheckpointSpec(
-        backbone_sha256=sha256_file(weights_file(tiny_backbone)),
-        backbone_package=None,
-        backbone_path=str(tiny_backbone),
-        lora=LoraSpec(r=4, alpha=8, dropout=0.0),
-        max_length=32,
-    )
-    save_checkpoint(tiny_lora_model, spec, ckpt, dtype=torch.float32)
+    save_checkpoint(tiny_lora_model, tiny_lora_spec, ckpt, dtype=torch.float32)
     topic = tmp_path / "topic.csv"
     topic.write_text('text,label\n"Fed signals rate cut https://t.co/x",1\nApple shares slide,19\n')
     conll = tmp_path / "ner.conll"
