@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
+
+if TYPE_CHECKING:
+    from pipeline.model.checkpoint import LoraSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,8 +38,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     train.add_argument("--device", default=None, help="cpu, cuda ... (default: best)")
     train.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads for training")
     train.add_argument(
-        "--backbone", type=Path, default=None, help="any local Hugging Face encoder dir (default: pinned MiniLM)"
+        "--backbone",
+        type=Path,
+        default=None,
+        help="any local Hugging Face encoder dir (default: pinned MiniLM)",
     )
+    train.add_argument(
+        "--lora-r",
+        type=int,
+        default=defaults.lora.r,
+        help="LoRA rank on every encoder linear layer, merged at load (default 0: full fine-tune delta)",
+    )
+    train.add_argument("--lora-alpha", type=int, default=None, help="LoRA alpha (default 2 x rank)")
     train.set_defaults(handler=run_train)
 
     ev = subparsers.add_parser("evaluate", help="per-task metrics of a checkpoint on a labelled file")
@@ -46,11 +60,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ev.set_defaults(handler=run_evaluate)
 
 
+def lora_spec(r: int, alpha: int | None) -> LoraSpec:
+    """`--lora-r 0` is the shipped full fine-tune delta; a rank > 0 trains a LoRA adapter instead."""
+    from pipeline.model.checkpoint import LoraSpec
+
+    if r <= 0:
+        return LoraSpec(r=0, alpha=0, dropout=0.0)
+    return LoraSpec(r=r, alpha=alpha or 2 * r, dropout=0.05)
+
+
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.model.training.config import TrainConfig
     from pipeline.model.training.trainer import train
 
     cfg = TrainConfig(
+        lora=lora_spec(args.lora_r, args.lora_alpha),
         data_dir=(args.data_dir or default_data_dir()).resolve(),
         out_dir=args.out.resolve(),
         seed=args.seed,

@@ -8,9 +8,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from pipeline.model.training.features import Feature
 
 
-def task_probabilities(sizes: Mapping[str, int], temperature: float) -> dict[str, float]:
-    """p(task) proportional to size ** (1 / T): T=1 proportional, T -> inf uniform."""
-    scaled = {k: n ** (1.0 / temperature) for k, n in sizes.items() if n > 0}
+def task_probabilities(
+    sizes: Mapping[str, int], temperature: float, boost: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """p(task) proportional to boost[task] * size ** (1 / T): T=1 proportional, T -> inf uniform;
+    `boost` (default 1) shifts steps towards the tasks that learn slowest."""
+    boost = boost or {}
+    scaled = {k: boost.get(k, 1.0) * n ** (1.0 / temperature) for k, n in sizes.items() if n > 0}
     total = sum(scaled.values())
     return {k: v / total for k, v in scaled.items()}
 
@@ -42,10 +46,11 @@ class TaskSampler:
         temperature: float,
         seed: int,
         sizes: Mapping[str, int] | None = None,
+        boost: Mapping[str, float] | None = None,
     ) -> None:
         """`sizes` (default: the feature counts) are what the temperature is applied to."""
         self.rng = random.Random(seed)
-        self.probs = task_probabilities(sizes or {k: len(v) for k, v in data.items()}, temperature)
+        self.probs = task_probabilities(sizes or {k: len(v) for k, v in data.items()}, temperature, boost)
         self.tasks = sorted(self.probs)
         self.iters = {
             k: bucketed_batches(data[k], batch_size, random.Random(seed + i))

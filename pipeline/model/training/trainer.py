@@ -164,7 +164,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         "sentiment": len(corpus.sentiment_train),
         "ner": len(corpus.ner_train),
     }
-    sampler = TaskSampler(feats, cfg.batch_size, cfg.temperature, cfg.seed, sizes=sizes)
+    sampler = TaskSampler(
+        feats, cfg.batch_size, cfg.temperature, cfg.seed, sizes=sizes, boost=cfg.task_sampling
+    )
     pad_id = int(tokenizer.pad_token_id or 0)
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)

@@ -24,6 +24,18 @@ def test_train_defaults_and_data_dir_env(monkeypatch, tmp_path) -> None:
     assert commands.default_data_dir() == tmp_path
 
 
+def test_train_lora_flags_map_to_the_trainer_config() -> None:
+    from pipeline.model.training.config import TrainConfig
+
+    args = parser().parse_args(["train"])
+    default = TrainConfig(data_dir=DEFAULT_DIR, out_dir=DEFAULT_DIR).lora
+    assert commands.lora_spec(args.lora_r, args.lora_alpha) == default
+    args = parser().parse_args(["train", "--lora-r", "32"])
+    spec = commands.lora_spec(args.lora_r, args.lora_alpha)
+    assert (spec.r, spec.alpha) == (32, 64)
+    assert commands.lora_spec(8, 8).alpha == 8
+
+
 def test_evaluate_prints_json_metrics(tmp_path, tiny_lora_model, tiny_lora_spec, capsys) -> None:
     ckpt = tmp_path / "ckpt"
     save_checkpoint(tiny_lora_model, tiny_lora_spec, ckpt, dtype=torch.float32)

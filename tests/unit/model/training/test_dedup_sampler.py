@@ -1,6 +1,8 @@
 import random
 from collections import Counter
 
+import pytest
+
 from pipeline.model.training.dedup import dedup_tagged, dedup_texts, stratified_split
 from pipeline.model.training.examples import TaggedExample, TextExample
 from pipeline.model.training.losses import TaskWeighting, class_weights
@@ -57,3 +59,11 @@ def test_uncertainty_weighting_is_learnable() -> None:
     loss.backward()
     assert tw.log_vars["a"].grad is not None
     random.seed(0)
+
+
+def test_boost_shifts_probability_towards_a_task() -> None:
+    plain = task_probabilities({"a": 8, "b": 8}, 3.0)
+    boosted = task_probabilities({"a": 8, "b": 8}, 3.0, {"a": 3.0})
+    assert plain == {"a": 0.5, "b": 0.5}
+    assert boosted["a"] == pytest.approx(0.75)
+    assert sum(boosted.values()) == pytest.approx(1.0)
