@@ -31,7 +31,6 @@ from bench.common import scratch_postgres  # noqa: E402
 from pipeline.db import make_engine, migrate  # noqa: E402
 from pipeline.model.labels import TOPIC_NAMES  # noqa: E402
 
-TOPICS = TOPIC_NAMES
 VERSION = "bench-model"
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -78,7 +77,7 @@ def fill(url: str, rows: int, days: int) -> float:
                         "span": days * 86_400,
                         "rows": rows,
                         "version": VERSION,
-                        "topics": list(TOPICS),
+                        "topics": list(TOPIC_NAMES),
                     },
                 )
     engine.dispose()
@@ -128,7 +127,7 @@ def main() -> int:
             {
                 "enrichments": counts[0],
                 "entities": counts[1],
-                "topics": len(TOPICS),
+                "topics": len(TOPIC_NAMES),
                 "days": args.days,
                 "rules": len(rules.rules),
                 "groups_evaluated": len(result.decisions),

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from pipeline.model.batching import token_budget_batches  # noqa: E402
 from pipeline.model.checkpoint import load_model  # noqa: E402
 from pipeline.model.predictor import Predictor  # noqa: E402
 from pipeline.model.tokens import collate, tokenize  # noqa: E402
@@ -85,8 +86,6 @@ def encoder_flops(config: object, lengths: Sequence[int]) -> float:
 def single_task_runner(pred: Predictor, texts: list[str]) -> Callable[[], object]:
     """Three copies of the network, each used for one head: three encoder passes per text, with the
     same tokenization and length-bucketed batching as (a), so only the number of passes differs."""
-    from pipeline.model.batching import token_budget_batches
-
     models = [copy.deepcopy(pred.model) for _ in range(3)]
 
     def run() -> None:
@@ -172,7 +171,6 @@ def main() -> int:
     t_a, t_b, t_c, t_d = best.values()
 
     # encoder-only forward of the joint model, for achieved GFLOP/s
-    from pipeline.model.batching import token_budget_batches
 
     toks = tokenize(joint.tokenizer, texts, joint.max_length)
     batches = [collate([toks[i] for i in b], joint.pad_id) for b in token_budget_batches(lengths, 16_384, 64)]

@@ -53,6 +53,10 @@ class LoraSpec:
         return LoraConfig(r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout, target_modules=targets)
 
 
+FULL_FINETUNE = LoraSpec(r=0, alpha=0, dropout=0.0)
+"""No adapter: every encoder weight but the word embeddings is trained and saved as a delta."""
+
+
 @dataclass(frozen=True)
 class CheckpointSpec:
     """How to rebuild the network: backbone identity, adapter shape, input length."""

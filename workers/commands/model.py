@@ -62,10 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def lora_spec(r: int, alpha: int | None) -> LoraSpec:
     """`--lora-r 0` is the shipped full fine-tune delta; a rank > 0 trains a LoRA adapter instead."""
-    from pipeline.model.checkpoint import LoraSpec
+    from pipeline.model.checkpoint import FULL_FINETUNE, LoraSpec
 
     if r <= 0:
-        return LoraSpec(r=0, alpha=0, dropout=0.0)
+        return FULL_FINETUNE
     return LoraSpec(r=r, alpha=alpha or 2 * r, dropout=0.05)
 
 

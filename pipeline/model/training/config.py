@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.model.checkpoint import LoraSpec
+from pipeline.model.checkpoint import FULL_FINETUNE, LoraSpec
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class TrainConfig:
     patience: int = 4
     dev_fraction: float = 0.1
     ner_dev_fraction: float = 0.05
-    lora: LoraSpec = field(default_factory=lambda: LoraSpec(r=0, alpha=0, dropout=0.0))
+    lora: LoraSpec = FULL_FINETUNE
     threads: int = 2  # on a quiet 2-core box; use 1 when other jobs share the CPU (2 threads thrash then)
     device: str | None = None
 

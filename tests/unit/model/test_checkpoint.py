@@ -1,10 +1,11 @@
+import dataclasses
 import json
 
 import pytest
 import torch
 
 from pipeline.model.backbone import BackboneError, sha256_file, weights_file
-from pipeline.model.checkpoint import CheckpointSpec, LoraSpec, load_model, save_checkpoint
+from pipeline.model.checkpoint import FULL_FINETUNE, CheckpointSpec, load_model, save_checkpoint
 
 
 def test_round_trip_merges_lora(tmp_path, tiny_lora_model, tiny_lora_spec) -> None:
@@ -25,13 +26,8 @@ def test_round_trip_merges_lora(tmp_path, tiny_lora_model, tiny_lora_spec) -> No
     torch.testing.assert_close(got.ner_logits, want.ner_logits, atol=1e-4, rtol=1e-4)
 
 
-def test_backbone_hash_mismatch_is_a_clear_error(tmp_path, tiny_backbone, tiny_lora_model) -> None:
-    spec = CheckpointSpec(
-        backbone_sha256="0" * 64,
-        backbone_package=None,
-        backbone_path=str(tiny_backbone),
-        lora=LoraSpec(r=4, alpha=8, dropout=0.0),
-    )
+def test_backbone_hash_mismatch_is_a_clear_error(tmp_path, tiny_lora_model, tiny_lora_spec) -> None:
+    spec = dataclasses.replace(tiny_lora_spec, backbone_sha256="0" * 64)
     save_checkpoint(tiny_lora_model, spec, tmp_path)
     with pytest.raises(BackboneError, match="SHA-256"):
         load_model(tmp_path)
@@ -49,7 +45,7 @@ def test_full_finetune_is_stored_as_delta_from_the_backbone(tmp_path, tiny_backb
     from pipeline.model.network import NewsModel
 
     torch.manual_seed(0)
-    model = attach_lora(NewsModel.from_backbone(tiny_backbone, labels), LoraSpec(r=0, alpha=0, dropout=0.0))
+    model = attach_lora(NewsModel.from_backbone(tiny_backbone, labels), FULL_FINETUNE)
     assert not model.encoder.get_input_embeddings().weight.requires_grad
     base = {
         n: p.detach().clone()
@@ -64,7 +60,7 @@ def test_full_finetune_is_stored_as_delta_from_the_backbone(tmp_path, tiny_backb
         backbone_sha256=sha256_file(weights_file(tiny_backbone)),
         backbone_package=None,
         backbone_path=str(tiny_backbone),
-        lora=LoraSpec(r=0, alpha=0, dropout=0.0),
+        lora=FULL_FINETUNE,
     )
     save_checkpoint(model, spec, tmp_path, base=base)
     assert (tmp_path / DELTA).is_file() and (tmp_path / WEIGHTS).is_file()
