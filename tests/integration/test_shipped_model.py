@@ -6,7 +6,6 @@ data dir fails the run instead of skipping.
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from pipeline.model import Predictor
 from pipeline.model.training.sources import load_topic_file, load_twitter_sentiment_file, read_conll
+from tests.fixtures.services import in_ci
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 N = 300
@@ -22,7 +22,7 @@ N = 300
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
     if not DATA.is_dir():
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        if in_ci():
             pytest.fail(f"training data not found at {DATA}")
         pytest.skip(f"training data not found at {DATA}")
     return DATA
