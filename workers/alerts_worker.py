@@ -18,6 +18,7 @@ from alerts.dispatcher import Dispatcher, delivery_counts
 from alerts.engine import AlertEngine, TickResult
 from alerts.metrics import AlertsMetrics
 from alerts.stats import floor_time
+from pipeline.kafka.produce import CheckedSends
 from schemas import AlertEvent, encode, utc_now
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,14 @@ log = logging.getLogger(__name__)
 def kafka_publisher(
     producer: KafkaProducer, topic: str, *, timeout_s: float = 10.0
 ) -> Callable[[Sequence[AlertEvent]], None]:
-    """Publish AlertEvents keyed by fingerprint (one partition per alert keeps its order)."""
+    """Publish AlertEvents keyed by fingerprint (one partition per alert keeps its order); raises
+    `ProduceError` unless every event was acknowledged."""
 
     def publish(events: Sequence[AlertEvent]) -> None:
+        sends = CheckedSends(producer)
         for event in events:
-            producer.send(topic, key=event.fingerprint.encode(), value=encode(event))
-        producer.flush(timeout=timeout_s)
+            sends.send(topic, key=event.fingerprint.encode(), value=encode(event))
+        sends.wait(timeout_s)
 
     return publish
 

@@ -30,6 +30,7 @@ from pipeline.enrichment import BatchItem, BatchOutcome, Origin, PredictorLike, 
 from pipeline.kafka.clients import consumer_lag
 from pipeline.kafka.consume import RecordLike, decode_records
 from pipeline.kafka.dlq import DeadLetterPublisher
+from pipeline.kafka.produce import CheckedSends
 from pipeline.metrics import ModelWorkerMetrics
 from pipeline.model import Predictor, load_predictor
 from schemas import DeadLetter, EnrichedNews, RawNews, encode, utc_now
@@ -200,11 +201,15 @@ class ModelWorker:
                 self._consumer.resume(*self._consumer.paused())
 
     def _emit(self, outcome: BatchOutcome, letters: Sequence[DeadLetter]) -> None:
+        """Produce the batch's results and dead letters; raises `ProduceError` (before the commit)
+        unless the broker acknowledged every record."""
+        sends = CheckedSends(self._producer)
         for enriched in outcome.enriched:
-            self._producer.send(self._config.topic_enriched, key=enriched.news_id.encode(), value=encode(enriched))
+            sends.send(self._config.topic_enriched, key=enriched.news_id.encode(), value=encode(enriched))
         for letter in letters:
             self._dlq.publish(letter)
-        self._producer.flush()
+        sends.wait()
+        self._dlq.flush()
 
     def _account(
         self,

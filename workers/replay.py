@@ -39,6 +39,7 @@ from sqlalchemy import Engine
 from pipeline.config import Settings
 from pipeline.db.writer import existing_enrichment_ids, store_batch
 from pipeline.enrichment import BatchItem, PredictorLike, process_batch
+from pipeline.kafka.produce import CheckedSends
 from pipeline.replay.checkpoint import COUNT_NAMES, Checkpoint, CheckpointFile
 from pipeline.replay.rate import TokenBucket
 from pipeline.replay.sources import Position, ReplaySource, SourceItem
@@ -328,20 +329,19 @@ class _KafkaStep(_Step):
     def __call__(self, chunk: Sequence[SourceItem], stop: threading.Event) -> tuple[_Counts, bool]:
         fresh, letters, already = _split(chunk, self._engine, self._version)
         headers = [(RUN_HEADER, self._run.encode())]
-        futures = [
-            self._producer.send(
-                self.topic, key=i.news.id.encode(), value=encode(i.news), headers=headers,
-                timestamp_ms=int(i.news.published_at.timestamp() * 1000),
-            )
-            for i in fresh
-            if i.news is not None
-        ]
+        sends = CheckedSends(self._producer)
+        for i in fresh:
+            if i.news is not None:
+                sends.send(
+                    self.topic, key=i.news.id.encode(), value=encode(i.news), headers=headers,
+                    timestamp_ms=int(i.news.published_at.timestamp() * 1000),
+                )
         for letter in letters:
-            self._producer.send(self.topic_dlq, key=(letter.news_id or "").encode(), value=encode(letter))
-        self._producer.flush()
+            sends.send(self.topic_dlq, key=(letter.news_id or "").encode(), value=encode(letter))
         targets: dict[TopicPartition, int] = {}
-        for future in futures:
-            meta = future.get(timeout=30)
+        for meta in sends.wait():
+            if meta.topic != self.topic:
+                continue
             tp = TopicPartition(meta.topic, meta.partition)
             targets[tp] = max(targets.get(tp, 0), meta.offset + 1)
         before = self.worker.totals.as_dict()

@@ -6,7 +6,9 @@ import logging
 import traceback
 
 from kafka import KafkaProducer
+from kafka.producer.future import RecordMetadata
 
+from pipeline.kafka.produce import DEFAULT_WAIT_S, CheckedSends
 from schemas.dlq import DeadLetter, Stage
 from schemas.serde import DecodeFailure, encode
 
@@ -69,18 +71,21 @@ def letter_from_exception(
 
 
 class DeadLetterPublisher:
-    """Sends dead letters to one topic; keyed by news id (else the original key) to keep order."""
+    """Sends dead letters to one topic; keyed by news id (else the original key) to keep order.
+    The dead-letter topic is the only copy of a bad message, so `flush()` raises `ProduceError`
+    unless the broker acknowledged every letter queued since the last flush."""
 
     def __init__(self, producer: KafkaProducer, topic: str) -> None:
         self.producer = producer
         self.topic = topic
         self.sent = 0
+        self._sends = CheckedSends(producer)
 
     def publish(self, letter: DeadLetter) -> None:
-        """Queue `letter` for sending; `flush()` (or the producer's) makes it durable."""
+        """Queue `letter` for sending; `flush()` makes it durable (or raises)."""
         key_text = letter.news_id or letter.key
         key = key_text.encode("utf-8") if key_text is not None else None
-        self.producer.send(self.topic, value=encode(letter), key=key)
+        self._sends.send(self.topic, value=encode(letter), key=key)
         self.sent += 1
         log.warning(
             "dead letter",
@@ -93,5 +98,6 @@ class DeadLetterPublisher:
             },
         )
 
-    def flush(self, timeout_s: float | None = None) -> None:
-        self.producer.flush(timeout=timeout_s)
+    def flush(self, timeout_s: float = DEFAULT_WAIT_S) -> list[RecordMetadata]:
+        """Wait for every queued letter; raise `ProduceError` if any was not acknowledged."""
+        return self._sends.wait(timeout_s)

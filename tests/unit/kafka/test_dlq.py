@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+
+import pytest
 
 from pipeline.kafka.dlq import DeadLetterPublisher, letter_from_exception, letter_from_failure
+from pipeline.kafka.produce import ProduceError
 from schemas import DeadLetter, RawNews, decode
 from schemas.serde import DecodeFailure
+from tests.fixtures.fake_producer import FakeProducer
 
 
 def test_letter_from_failure_keeps_payload_reason_and_position() -> None:
@@ -41,18 +44,6 @@ def test_letter_from_exception_without_message() -> None:
     assert letter.reason == "ValueError"
 
 
-class FakeProducer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Any, Any]] = []
-        self.flushed = 0
-
-    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> None:
-        self.sent.append((topic, key, value))
-
-    def flush(self, timeout: float | None = None) -> None:
-        self.flushed += 1
-
-
 def test_publisher_keys_by_news_id_then_original_key() -> None:
     producer = FakeProducer()
     publisher = DeadLetterPublisher(producer, "news.dlq")  # type: ignore[arg-type]
@@ -71,3 +62,10 @@ def test_publisher_keys_by_news_id_then_original_key() -> None:
     ]
     assert DeadLetter.model_validate(json.loads(producer.sent[0][2])) == by_id
     assert publisher.sent == 3 and producer.flushed == 1
+
+
+def test_publisher_flush_raises_when_a_letter_is_not_acknowledged() -> None:
+    publisher = DeadLetterPublisher(FakeProducer(fail_topics={"news.dlq"}), "news.dlq")  # type: ignore[arg-type]
+    publisher.publish(DeadLetter.of(b"x", stage="decode", reason="r", error_type="E", source="s"))
+    with pytest.raises(ProduceError, match="1 of 1 records not acknowledged"):
+        publisher.flush()
