@@ -46,3 +46,6 @@ def configure_logging(*, json_lines: bool = False, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("kafka", "aiokafka", "urllib3", "httpx", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if level.upper() != "DEBUG":
+        # one line per reconnect attempt at ERROR: the failure that matters surfaces as an exception
+        logging.getLogger("kafka.net").setLevel(logging.CRITICAL)

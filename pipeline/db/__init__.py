@@ -1,6 +1,7 @@
 """Storage: models, engines, migrations and the idempotent batch writer."""
 
 from pipeline.db.engine import make_engine, session_factory
+from pipeline.db.gate import SchemaMismatchError, open_database, require_head
 from pipeline.db.migrate import current, downgrade, head, upgrade
 from pipeline.db.models import (
     TABLE_NAMES,
@@ -32,6 +33,7 @@ __all__ = [
     "Enrichment",
     "Entity",
     "MissingArticleError",
+    "SchemaMismatchError",
     "Silence",
     "StoreResult",
     "UtcDateTime",
@@ -42,6 +44,8 @@ __all__ = [
     "existing_enrichment_ids",
     "head",
     "make_engine",
+    "open_database",
+    "require_head",
     "session_factory",
     "store_articles",
     "store_batch",

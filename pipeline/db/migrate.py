@@ -56,6 +56,11 @@ def current(url: str | URL) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def known_revisions() -> set[str]:
+    """Every revision shipped with this code."""
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
 def head() -> str:
     """The newest revision shipped with this code."""
     revision = ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -67,10 +67,10 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from alerts.engine import AlertEngine, InMemoryStateStore, PostgresStateStore
     from alerts.receivers import load_receivers
     from alerts.rules import load_rules
-    from pipeline.db import make_engine
+    from pipeline.db import open_database
     from schemas import utc_now
 
-    db = make_engine(settings.sqlalchemy_url)
+    db = open_database(settings)
     receivers = load_receivers(settings)
     postgres = PostgresStateStore(db, receivers, public_url=settings.public_url)
     store = postgres if args.commit else InMemoryStateStore(states=postgres.load())
@@ -137,9 +137,9 @@ def _check_rules(args: argparse.Namespace, settings: Settings) -> int:
 
 def _deliveries(_args: argparse.Namespace, settings: Settings) -> int:
     from alerts.dispatcher import delivery_counts, failed_deliveries
-    from pipeline.db import make_engine
+    from pipeline.db import open_database
 
-    db = make_engine(settings.sqlalchemy_url)
+    db = open_database(settings)
     print(json.dumps(delivery_counts(db)))
     for row in failed_deliveries(db):
         print(json.dumps(row, default=str))
@@ -153,7 +153,7 @@ def run_alerts_worker(args: argparse.Namespace, settings: Settings) -> int:
     from alerts.metrics import AlertsMetrics
     from alerts.receivers import load_receivers
     from alerts.rules import RulesFile
-    from pipeline.db import make_engine, upgrade
+    from pipeline.db import open_database
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_producer
     from pipeline.observability import OpsServer
@@ -165,8 +165,7 @@ def run_alerts_worker(args: argparse.Namespace, settings: Settings) -> int:
     receivers = load_receivers(settings)
     if not receivers:
         log.warning("no webhook receivers configured: alerts are stored and published, not sent")
-    upgrade(settings.sqlalchemy_url)
-    db = make_engine(settings.sqlalchemy_url)
+    db = open_database(settings)
     with stop_on_signals(stop), broker_for(settings) as bootstrap:
         ensure_topics(bootstrap, [settings.topic_alerts], partitions=settings.kafka_partitions)
         producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-alerts")

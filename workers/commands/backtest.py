@@ -66,11 +66,10 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
             return 2
 
     from alerts.stats import latest_model_version
-    from pipeline.db import make_engine, upgrade
+    from pipeline.db import open_database
     from workers.backtest import default_bounds, deliver, run_backtest, to_csv, to_json
 
-    upgrade(settings.sqlalchemy_url)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = open_database(settings)
     try:
         with engine.connect() as conn:
             version = args.model_version or settings.alerts_model_version or latest_model_version(conn)

@@ -38,11 +38,10 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         print(f"finsent compare: {exc}", file=sys.stderr)
         return 2
 
-    from pipeline.db import make_engine, upgrade
+    from pipeline.db import open_database
     from pipeline.replay.compare import compare_versions, format_table, to_json
 
-    upgrade(settings.sqlalchemy_url)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = open_database(settings)
     try:
         shifts = compare_versions(engine, args.a, args.b, start=start, end=end, topics=args.topic)
     finally:

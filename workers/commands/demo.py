@@ -45,7 +45,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from prometheus_client import CollectorRegistry
 
     from alerts.demo import run_demo_alerts
-    from pipeline.db import make_engine, store_batch, upgrade
+    from pipeline.db import make_engine, require_head, store_batch, upgrade
     from pipeline.ingest.sources.archive import ColumnMap
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
@@ -55,7 +55,10 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     started = time.monotonic()
     url = demo_database_url(settings)
-    upgrade(url)
+    if settings.database_url is None:
+        upgrade(url)  # the demo's own fresh SQLite file
+    else:
+        require_head(url)  # a configured database is migrated by `finsent db upgrade` only
     engine = make_engine(url)
     stop = threading.Event()
     deadline = threading.Timer(args.timeout, stop.set)

@@ -181,7 +181,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         print(f"finsent replay: {exc}", file=sys.stderr)
         return 2
 
-    from pipeline.db import make_engine, upgrade
+    from pipeline.db import open_database
     from pipeline.kafka.broker import broker_for
     from pipeline.replay.checkpoint import run_id
     from pipeline.replay.versioned import with_version
@@ -194,8 +194,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         model_path=str(args.model_path.resolve()) if args.model_path else None,
     )
     via = args.via if args.via != "auto" else ("kafka" if settings.kafka_bootstrap else "process")
-    upgrade(settings.sqlalchemy_url)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = open_database(settings)
     stop = threading.Event()
     try:
         try:

@@ -49,7 +49,7 @@ def _show(s: Any) -> str:
 def _add(args: argparse.Namespace, settings: Settings) -> int:
     from alerts.rules import parse_duration
     from alerts.silences import add_silence
-    from pipeline.db import make_engine
+    from pipeline.db import open_database
     from schemas import utc_now
 
     matchers = {k: v for k, v in (("topic", args.topic), ("rule", args.rule), ("ticker", args.ticker)) if v}
@@ -60,7 +60,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
         matchers[name] = value
     if not matchers:
         raise SystemExit("give at least one of --topic, --rule, --ticker, --label")
-    db = make_engine(settings.sqlalchemy_url)
+    db = open_database(settings)
     silence = add_silence(
         db,
         matchers,
@@ -76,10 +76,10 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     from alerts.silences import list_silences
-    from pipeline.db import make_engine
+    from pipeline.db import open_database
     from schemas import utc_now
 
-    db = make_engine(settings.sqlalchemy_url)
+    db = open_database(settings)
     for s in list_silences(db, utc_now(), include_expired=args.all):
         print(_show(s))
     db.dispose()
@@ -88,10 +88,10 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _expire(args: argparse.Namespace, settings: Settings) -> int:
     from alerts.silences import expire_silence
-    from pipeline.db import make_engine
+    from pipeline.db import open_database
     from schemas import utc_now
 
-    db = make_engine(settings.sqlalchemy_url)
+    db = open_database(settings)
     ok = expire_silence(db, args.id, utc_now())
     db.dispose()
     print(json.dumps({"id": args.id, "expired": ok}))

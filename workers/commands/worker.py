@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.db import make_engine, store_batch, upgrade
+    from pipeline.db import open_database, store_batch
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
     from pipeline.observability import OpsServer
@@ -38,8 +38,7 @@ def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     topic_in = args.topic or settings.topic_raw
     predictor = predictor_from_settings(settings)
-    upgrade(settings.sqlalchemy_url)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = open_database(settings)
     with stop_on_signals(stop), broker_for(settings) as bootstrap:
         ensure_topics(
             bootstrap, [topic_in, settings.topic_enriched, settings.topic_dlq], partitions=settings.kafka_partitions
