@@ -25,6 +25,7 @@ from pipeline.model import Predictor
 from schemas import DeadLetter, EnrichedNews, RawNews, decode, encode
 from tests.fixtures.kafka import KafkaTopics, consume, malformed_raw_payloads
 from tests.fixtures.tcp_proxy import TcpProxy
+from tests.fixtures.waiting import WAIT_S, wait_until
 from workers.model_worker import ModelWorker, ModelWorkerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,26 +73,22 @@ def distinct_enriched_ids(engine: Engine) -> set[str]:
 def worker_for(
     bootstrap: str, topics: KafkaTopics, engine: Engine, predictor: Predictor, **config: object
 ) -> tuple[ModelWorker, KafkaConsumer]:
-    consumer = make_consumer(bootstrap, group_id=topics.group("model"), topics=[topics.raw], max_poll_records=64)
+    consumer = make_consumer(
+        bootstrap, group_id=topics.group("model"), topics=[topics.raw], max_poll_records=64
+    )
     worker = ModelWorker(
         consumer=consumer,
         producer=make_producer(bootstrap),
         predictor=predictor,
         store=partial(store_batch, engine),
         config=ModelWorkerConfig(
-            topic_in=topics.raw, topic_enriched=topics.enriched, topic_dlq=topics.dlq, **config  # type: ignore[arg-type]
+            topic_in=topics.raw,
+            topic_enriched=topics.enriched,
+            topic_dlq=topics.dlq,
+            **config,  # type: ignore[arg-type]
         ),
     )
     return worker, consumer
-
-
-def wait_for(condition: object, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 @pytest.mark.integration
@@ -121,7 +118,9 @@ def test_items_in_equal_rows_out_and_counts_reconcile(
     reasons = " | ".join(letter.reason for letter in letters if isinstance(letter, DeadLetter))
     for _, fragment in bad.values():
         assert fragment in reasons
-    enriched_reader = make_consumer(kafka_bootstrap, group_id=kafka_topics.group("check2"), topics=[kafka_topics.enriched])
+    enriched_reader = make_consumer(
+        kafka_bootstrap, group_id=kafka_topics.group("check2"), topics=[kafka_topics.enriched]
+    )
     enriched = [decode(r.value, EnrichedNews) for r in consume(enriched_reader, len(items))]
     enriched_reader.close()
     assert all(isinstance(e, EnrichedNews) and e.model_version == predictor.model_version for e in enriched)
@@ -133,18 +132,22 @@ def test_database_outage_pauses_then_catches_up_without_loss(
 ) -> None:
     url = make_url(pg_url)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
-    proxied = make_engine(url.set(host="127.0.0.1", port=proxy.port), pool_timeout=2, connect_args={"connect_timeout": 2})
+    proxied = make_engine(
+        url.set(host="127.0.0.1", port=proxy.port), pool_timeout=2, connect_args={"connect_timeout": 2}
+    )
     items = news_items(80, tag="outage")
     worker, consumer = worker_for(
         kafka_bootstrap, kafka_topics, proxied, predictor, retry_initial_s=0.2, retry_max_s=1.0
     )
     stop = threading.Event()
-    runner = threading.Thread(target=worker.run, args=(stop,), kwargs={"until": lambda t: t.stored >= len(items)})
+    runner = threading.Thread(
+        target=worker.run, args=(stop,), kwargs={"until": lambda t: t.stored >= len(items)}
+    )
     try:
         proxy.pause()
         produce(kafka_bootstrap, kafka_topics.raw, [(n.id.encode(), encode(n)) for n in items])
         runner.start()
-        wait_for(lambda: worker.metrics.store_retries._value.get() >= 3, 60, "store retries during the outage")
+        wait_until(lambda: worker.metrics.store_retries._value.get() >= 3, "store retries during the outage")
         assert not worker.storing_ok
         assert enrichment_count(pg_engine) == 0
         proxy.resume()
@@ -172,7 +175,9 @@ def _spawn_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture
-def worker_env(kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+def worker_env(
+    kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_url: str, tmp_path: Path
+) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")}
     env.update(
         FINSENT_DATABASE_URL=pg_url,
@@ -192,7 +197,11 @@ def worker_env(kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_url: str, tmp
 @pytest.mark.integration
 @pytest.mark.slow
 def test_kill_9_mid_stream_then_restart_stores_every_item_exactly_once(
-    kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_engine: Engine, worker_env: dict[str, str], tmp_path: Path
+    kafka_bootstrap: str,
+    kafka_topics: KafkaTopics,
+    pg_engine: Engine,
+    worker_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     items = news_items(2000, tag="crash")
     produce(kafka_bootstrap, kafka_topics.raw, [(n.id.encode(), encode(n)) for n in items])
@@ -200,7 +209,11 @@ def test_kill_9_mid_stream_then_restart_stores_every_item_exactly_once(
 
     first = _spawn_worker(worker_env, log)
     try:
-        wait_for(lambda: enrichment_count(pg_engine) >= 200 or first.poll() is not None, 180, "first batches stored")
+        wait_until(
+            lambda: enrichment_count(pg_engine) >= 200 or first.poll() is not None,
+            "first batches stored",
+            3 * WAIT_S,
+        )
         assert first.poll() is None, log.read_text()[-3000:]
     finally:
         first.send_signal(signal.SIGKILL)
@@ -210,8 +223,10 @@ def test_kill_9_mid_stream_then_restart_stores_every_item_exactly_once(
 
     second = _spawn_worker(worker_env, log)
     try:
-        wait_for(
-            lambda: enrichment_count(pg_engine) >= len(items) or second.poll() is not None, 300, "every item stored"
+        wait_until(
+            lambda: enrichment_count(pg_engine) >= len(items) or second.poll() is not None,
+            "every item stored",
+            5 * WAIT_S,
         )
         time.sleep(1.5)  # let the last batch's offsets commit
         second.send_signal(signal.SIGTERM)
@@ -240,12 +255,12 @@ def test_two_workers_in_one_group_share_the_partitions(
     for thread in threads:
         thread.start()
     try:
-        wait_for(
-            lambda: all(len(c.assignment()) == 1 for _, c in workers), 60, "each worker to own one partition"
+        wait_until(
+            lambda: all(len(c.assignment()) == 1 for _, c in workers), "each worker to own one partition"
         )
         assert workers[0][1].assignment().isdisjoint(workers[1][1].assignment())
         produce(kafka_bootstrap, kafka_topics.raw, [(n.id.encode(), encode(n)) for n in items])
-        wait_for(lambda: enrichment_count(pg_engine) >= len(items), 180, "every item stored")
+        wait_until(lambda: enrichment_count(pg_engine) >= len(items), "every item stored", 3 * WAIT_S)
     finally:
         stop.set()
         for thread in threads:
