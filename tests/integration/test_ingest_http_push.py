@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from pipeline.ingest.sources.http_push import IngestHTTPServer
 from prometheus_client import CollectorRegistry
 
 from pipeline.ingest.dedup import Deduplicator
 from pipeline.ingest.publisher import IngestMetrics, IngestPublisher
-from pipeline.ingest.sources.http_push import IngestHTTPServer
 
 
 class Producer:
