@@ -34,9 +34,11 @@ class PushError(Exception):
 def parse_push_body(body: bytes, *, max_items: int = DEFAULT_MAX_ITEMS) -> list[SourceRecord]:
     """One record per item of `body`; items that are not JSON objects are records with an error."""
     try:
-        payload = json.loads(body)
+        text = body.decode("utf-8-sig")  # json.loads(bytes) would also take UTF-16/32: the API says UTF-8
     except UnicodeDecodeError as exc:
         raise PushError(400, f"body is not UTF-8: {exc}") from exc
+    try:
+        payload = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PushError(400, f"invalid JSON: {exc}") from exc
     except RecursionError as exc:
