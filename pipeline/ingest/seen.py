@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -36,7 +36,8 @@ DEFAULT_RETENTION: Final = timedelta(days=7)
 PRUNE_EVERY_S: Final = 600.0
 
 _SIGN: Final = 1 << 63
-_BAND_COLUMNS: Final = (IngestSeen.band0, IngestSeen.band1, IngestSeen.band2, IngestSeen.band3)
+_TABLE: Final = IngestSeen.__table__
+_BAND_COLUMNS: Final = tuple(_TABLE.c[f"band{i}"] for i in range(4))
 
 
 def _signed(value: int) -> int:
@@ -73,16 +74,16 @@ class SeenStore:
         with self.engine.connect() as conn:
             for chunk in _chunks(keys, LOOKUP_CHUNK):
                 conditions = [
-                    IngestSeen.news_id.in_({k.news_id for k in chunk}),
-                    IngestSeen.title_hash.in_({k.title_hash for k in chunk}),
+                    _TABLE.c.news_id.in_({k.news_id for k in chunk}),
+                    _TABLE.c.title_hash.in_({k.title_hash for k in chunk}),
                 ]
                 hashed = [bands(k.simhash) for k in chunk if k.simhash is not None]
                 conditions += [
                     column.in_({b[i] for b in hashed}) for i, column in enumerate(_BAND_COLUMNS) if hashed
                 ]
-                query = select(IngestSeen).where(IngestSeen.seen_at >= cutoff, or_(*conditions))
-                for row in conn.scalars(query):
-                    found[row.news_id] = _key(row)
+                query = select(*_TABLE.c).where(_TABLE.c.seen_at >= cutoff, or_(*conditions))
+                for row in conn.execute(query).mappings():
+                    found[row["news_id"]] = _key(row)
         return list(found.values())
 
     def record(self, keys: Iterable[DedupKey]) -> int:
@@ -93,7 +94,7 @@ class SeenStore:
             return 0
         with self.engine.begin() as conn:
             for chunk in _chunks(rows, CHUNK_ROWS):
-                statement = _insert(conn, IngestSeen.__table__).values(list(chunk))
+                statement = _insert(conn, _TABLE).values(list(chunk))
                 refreshed = {name: statement.excluded[name] for name in rows[0] if name != "news_id"}
                 conn.execute(statement.on_conflict_do_update(index_elements=["news_id"], set_=refreshed))
         self._maybe_prune()
@@ -103,7 +104,7 @@ class SeenStore:
         """Delete rows older than the retention; returns how many went."""
         cutoff = self._clock() - self.retention
         with self.engine.begin() as conn:
-            deleted = conn.execute(delete(IngestSeen).where(IngestSeen.seen_at < cutoff)).rowcount
+            deleted = conn.execute(delete(_TABLE).where(_TABLE.c.seen_at < cutoff)).rowcount
         if deleted:
             log.info("pruned %d dedup rows seen before %s", deleted, cutoff.isoformat())
         return int(deleted or 0)
@@ -129,11 +130,11 @@ def _row(key: DedupKey, seen_at: datetime) -> dict[str, Any]:
     }
 
 
-def _key(row: IngestSeen) -> DedupKey:
+def _key(row: Mapping[str, Any]) -> DedupKey:
     return DedupKey(
-        news_id=row.news_id,
-        title_hash=row.title_hash,
-        simhash=_unsigned(row.simhash) if row.simhash is not None else None,
-        numbers_hash=row.numbers_hash,
-        published_at=row.published_at,
+        news_id=row["news_id"],
+        title_hash=row["title_hash"],
+        simhash=_unsigned(row["simhash"]) if row["simhash"] is not None else None,
+        numbers_hash=row["numbers_hash"],
+        published_at=row["published_at"],
     )

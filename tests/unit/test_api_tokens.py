@@ -48,7 +48,7 @@ def test_env_list_and_yaml_file_combine(tmp_path: Path) -> None:
         ("feeds:ingest:" + "a" * 64, "expected NAME:SCOPE"),
         ("feeds:write:sha256:" + "a" * 64, "scopes must be some of ingest, read, admin"),
         ("feeds:ingest:sha256:fst_abc", "64 hex characters (the hash, not the token)"),
-        ("bad name:ingest:sha256:" + "a" * 64, "name must be"),
+        ("bad/name:ingest:sha256:" + "a" * 64, "name must be"),
     ],
 )
 def test_bad_env_entries_are_clear_and_never_echo_the_value(text: str, fragment: str) -> None:
