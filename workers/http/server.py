@@ -35,9 +35,16 @@ def _timeout_reply() -> bytes:
 
 class HeaderDeadlineProtocol(H11Protocol):
     """H11Protocol that gives each request `header_timeout_s` to arrive, from its first byte (or
-    from the connection, for the first request)."""
+    from the connection, for the first request), and never writes uvicorn's access log."""
 
     header_timeout_s: float = 15.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # uvicorn's access log writes the raw request target, query string included (a login
+        # token may be there); it is on whenever any ancestor logger has a handler. Ours
+        # (`workers.http.access`) logs the path only.
+        self.access_log = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._header_deadline: asyncio.TimerHandle | None = None
