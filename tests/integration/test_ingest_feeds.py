@@ -1,28 +1,47 @@
-"""Feed polling against a real local HTTP server serving the sample RSS/Atom files."""
+"""Feeds from a real local HTTP server (the sample RSS/Atom files) into the real broker."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import yaml
 
-from pipeline.ingest.dedup import Deduplicator
-from pipeline.ingest.publisher import IngestPublisher
+from pipeline.config import Settings
+from pipeline.db import make_engine
+from pipeline.ingest.publisher import IngestCounts
 from pipeline.ingest.samples import SAMPLES_DIR
-from pipeline.ingest.sources.feeds import Feed, FeedPoller, FeedScheduler, PollResult
+from pipeline.ingest.seen import SeenStore
+from pipeline.ingest.sources.feeds import Feed, FeedPoller
+from pipeline.kafka.clients import make_producer
+from schemas import RawNews, decode
+from tests.fixtures.ingest import read_topic
+from tests.fixtures.kafka import KafkaTopics
+from tests.fixtures.waiting import WAIT_S, wait_until
+from workers.commands import ingest as ingest_command
+from workers.ingest import IngestPlan, make_publisher, run_sources
+
+pytestmark = pytest.mark.integration
 
 SAMPLES = SAMPLES_DIR
+SHIPPED_SOURCES = Path(__file__).resolve().parents[2] / "deploy" / "sources.yaml"
 LAST_MODIFIED = formatdate(datetime(2026, 11, 27, 18, tzinfo=UTC).timestamp(), usegmt=True)
 
 
 class FeedServer:
-    """Serves /feed.rss and /feed.atom with an ETag; /broken answers 500. Records request headers."""
+    """Serves the sample RSS at any *.rss path and Atom at any *.atom path, with an ETag; /broken
+    answers 500. Records request paths and headers."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -40,7 +59,8 @@ class FeedServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                path = SAMPLES / name
+                sample = "feed.rss" if name.endswith(".rss") else "feed.atom" if name.endswith(".atom") else name
+                path = SAMPLES / sample
                 if not path.is_file():
                     self.send_error(404)
                     return
@@ -126,36 +146,74 @@ def test_unreachable_feed_is_an_error_not_a_crash(client: httpx.Client) -> None:
     assert result.status == "error" and "ConnectError" in (result.error or "")
 
 
-def test_scheduler_polls_and_publishes(feed_server: FeedServer, client: httpx.Client) -> None:
-    sent: list[tuple[str, bytes | None, bytes | None]] = []
-
-    class Producer:
-        def send(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> None:
-            sent.append((topic, key, value))
-
-        def flush(self, timeout: float | None = None) -> None:
-            return
-
-    publisher = IngestPublisher(Producer(), Deduplicator(), topic_raw="raw", topic_dlq="dlq")
-    polled = threading.Event()
-    results: list[PollResult] = []
-
-    def on_result(result: PollResult) -> None:
-        for record in result.records:
-            assert record.item is not None
-            publisher.submit(record.raw, record.item, source=result.feed.label)
-        results.append(result)
-        if len(results) == 2:
-            polled.set()
-
-    feeds = [
-        Feed(url=feed_server.url("feed.rss"), interval_s=60),
-        Feed(url=feed_server.url("feed.atom"), interval_s=60),
-    ]
-    scheduler = FeedScheduler(FeedPoller(client), feeds, on_result).start()
+def test_scheduled_feeds_reach_the_broker_and_repolls_are_not_resent(
+    feed_server: FeedServer,
+    client: httpx.Client,
+    kafka_bootstrap: str,
+    kafka_topics: KafkaTopics,
+    kafka_settings: Settings,
+    sqlite_url: str,
+) -> None:
+    """The long-running path (APScheduler jobs) into the real broker; a second poll after the
+    feed's validators were dropped fetches everything again and sends nothing new."""
+    engine = make_engine(sqlite_url)
+    producer = make_producer(kafka_bootstrap)
+    feeds = (
+        Feed(url=feed_server.url("feed.rss"), interval_s=3_600),
+        Feed(url=feed_server.url("feed.atom"), interval_s=3_600),
+    )
+    plan = IngestPlan(feeds=feeds)
+    publisher = make_publisher(
+        plan, producer, seen=SeenStore(engine), topic_raw=kafka_topics.raw, topic_dlq=kafka_topics.dlq
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=run_sources, args=(plan, publisher), kwargs={"stop": stop, "http_client": client})
+    runner.start()
     try:
-        assert polled.wait(10), "feeds were not polled on start"
+        wait_until(lambda: publisher.counts.ingested == 9, "both feeds polled and published")
     finally:
-        scheduler.stop()
-    assert publisher.counts.produced == 9
-    assert {t for t, _, _ in sent} == {"raw"}
+        stop.set()
+        runner.join(WAIT_S)
+    assert not runner.is_alive()
+    assert publisher.counts == IngestCounts(ingested=9, produced=9)
+    records = read_topic(kafka_bootstrap, kafka_topics.raw, 9)
+    assert len({r.key for r in records}) == 9
+
+    again = make_publisher(  # a restarted process: fresh memory, the same database
+        plan, producer, seen=SeenStore(engine), topic_raw=kafka_topics.raw, topic_dlq=kafka_topics.dlq
+    )
+    repoll = run_sources(replace(plan, once=True), again, stop=threading.Event(), http_client=client)
+    assert repoll == IngestCounts(ingested=9, deduplicated=9)
+    assert len(read_topic(kafka_bootstrap, kafka_topics.raw, 9)) == 9  # nothing re-sent
+    producer.close(timeout=5)
+    engine.dispose()
+
+
+def test_the_shipped_sources_file_into_the_broker(
+    feed_server: FeedServer,
+    kafka_bootstrap: str,
+    kafka_topics: KafkaTopics,
+    kafka_settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`finsent ingest --sources deploy/sources.yaml --once`, the file as shipped with only its
+    feed hosts pointed at the local server (same paths, names, intervals, zones)."""
+    shipped = yaml.safe_load(SHIPPED_SOURCES.read_text(encoding="utf-8"))
+    for feed in shipped["feeds"]:
+        path = urlsplit(feed["url"]).path
+        feed["url"] = feed_server.url(path.lstrip("/"))
+    local = tmp_path / "sources.yaml"
+    local.write_text(yaml.safe_dump(shipped), encoding="utf-8")
+
+    parser = argparse.ArgumentParser(prog="finsent")
+    ingest_command.register(parser.add_subparsers())
+    args = parser.parse_args(["ingest", "--sources", str(local), "--once"])
+    settings = kafka_settings.model_copy(update={"data_dir": tmp_path})
+    assert args.handler(args, settings) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary == {"ingested": 9, "produced": 9, "deduplicated": 0, "dlq": 0, "rejected": 0}
+    records = read_topic(kafka_bootstrap, kafka_topics.raw, 9)
+    sources = {decode(r.value, RawNews).source for r in records}  # type: ignore[union-attr]
+    assert sources == {f["name"] for f in shipped["feeds"]}
+    assert {path for path, _ in feed_server.requests} == {urlsplit(f["url"]).path for f in shipped["feeds"]}

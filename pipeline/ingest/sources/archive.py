@@ -113,7 +113,8 @@ def _read_jsonl(path: Path, column_map: ColumnMap) -> Iterator[SourceRecord]:
 
 def _read_csv(path: Path, column_map: ColumnMap) -> Iterator[SourceRecord]:
     handle = _open(path)
-    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+    # bytes that are not UTF-8 become lone surrogates: that row is invalid, not the whole file
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.DictReader(text)
     try:
         header = list(reader.fieldnames or [])
@@ -143,4 +144,4 @@ def _csv_bytes(header: list[str], row: Mapping[str | None, object]) -> bytes:
     out = io.StringIO()
     cells = [row.get(name) or "" for name in header] + list(row.get(None) or [])  # type: ignore[arg-type]
     csv.writer(out, lineterminator="").writerow(cells)
-    return out.getvalue().encode("utf-8")
+    return out.getvalue().encode("utf-8", "surrogateescape")  # the row's original bytes
