@@ -32,6 +32,9 @@ from pipeline.model import load_predictor  # noqa: E402
 from schemas import RawNews  # noqa: E402
 from workers.model_worker import ModelWorker, ModelWorkerConfig  # noqa: E402
 
+INGEST_CHUNK = 32
+"""Items per ingest batch (`IngestPublisher.publish_many`), like a small HTTP push."""
+
 SUBJECTS = ("Apple", "Exxon Mobil", "JPMorgan", "Tesla", "Pfizer", "Goldman Sachs", "the Fed", "OPEC", "Nvidia")
 EVENTS = (
     "beats quarterly estimates and raises guidance",
@@ -85,9 +88,8 @@ def pipeline(predictor: object, items: list[RawNews], batch: int) -> dict[str, f
         started = time.perf_counter()
 
         def ingest() -> None:
-            for item in items:
-                publisher.publish(item, source="bench")
-            publisher.flush()
+            for start in range(0, len(items), INGEST_CHUNK):  # each chunk acknowledged before the next
+                publisher.publish_many(items[start : start + INGEST_CHUNK], source="bench")
 
         feeder = threading.Thread(target=ingest)
         feeder.start()
