@@ -165,3 +165,56 @@ def test_kill_9_mid_stream_loses_nothing_acknowledged(
     )
     assert extra_copies <= PER_BATCH * len(retried)  # only a retried batch may be produced twice
     assert token not in server.logs() and token.removeprefix("fst_") not in server.logs()
+
+
+def test_kill_9_of_ingest_mid_file_then_rerun_sends_the_rest(
+    kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_url: str, tmp_path: Path
+) -> None:
+    """`finsent ingest --file` killed with SIGKILL part-way; the rerun of the same file completes it:
+    every row ends in news.raw, and only the batch in flight at the kill may be produced twice."""
+    total, batch_size = 800, 20
+    archive = tmp_path / "archive.jsonl"
+    archive.write_text(
+        "".join(
+            json.dumps({"title": f"Issuer {i} files annual report number {i}", "url": f"https://example.com/r/{i}"})
+            + "\n"
+            for i in range(total)
+        ),
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "FINSENT_DATABASE_URL": pg_url,
+        "FINSENT_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "FINSENT_KAFKA_PARTITIONS": str(TEST_PARTITIONS),
+        "FINSENT_TOPIC_RAW": kafka_topics.raw,
+        "FINSENT_TOPIC_DLQ": kafka_topics.dlq,
+        "FINSENT_DATA_DIR": str(tmp_path),
+    }
+    command = [sys.executable, "-m", "workers.cli", "ingest", "--file", str(archive), "--batch", str(batch_size)]
+    root = Path(__file__).resolve().parents[2]
+    first = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(
+            lambda: len(read_topic(kafka_bootstrap, kafka_topics.raw, 0, quiet_s=0.2)) >= total // 4,
+            "a quarter of the file in news.raw",
+        )
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(WAIT_S)
+    before = len(read_topic(kafka_bootstrap, kafka_topics.raw, 0, quiet_s=0.5))
+    assert before < total, "the kill came after the end: nothing was tested"
+    rerun = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=WAIT_S * 3)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    summary = json.loads(rerun.stdout.strip().splitlines()[-1])
+    assert summary["ingested"] == total and summary["dlq"] == 0
+    assert summary["produced"] + summary["deduplicated"] == total
+    records = read_topic(kafka_bootstrap, kafka_topics.raw, total)
+    ids = {r.key for r in records}
+    assert len(ids) == total
+    extra_copies = len(records) - total
+    print(
+        f"killed with {before} of {total} in news.raw; rerun produced {summary['produced']}, "
+        f"deduplicated {summary['deduplicated']}; records={len(records)} extra copies={extra_copies}"
+    )
+    assert extra_copies <= batch_size
