@@ -1,6 +1,6 @@
 """finsent: a streaming monitor for financial news sentiment.
 
-News comes in (`finsent ingest`), one model worker scores each item once (`finsent worker model`),
+News comes in (`finsent ingest` for feeds and files, `finsent serve` for the HTTP API), one model worker scores each item once (`finsent worker model`),
 results land in the database, and the alert rules fire signed webhooks (`finsent worker alerts`).
 `finsent demo` runs the whole path on the embedded default; `finsent COMMAND --help` says more.
 Settings are FINSENT_* environment variables (see the README).

@@ -120,3 +120,19 @@ def test_no_token_value_appears_in_any_log_line(
         text = f"{record.getMessage()} {vars(record)}"
         leaked = [s for s in secrets if s in text or s.removeprefix("fst_") in text]
         assert not leaked, f"token in log line from {record.name}: {record.getMessage()}"
+
+
+def test_malformed_token_configuration_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workers.cli import main
+
+    monkeypatch.setenv("FINSENT_API_TOKENS", "feeds:ingest:fst_this-is-a-token-not-a-hash")
+    monkeypatch.setenv("FINSENT_DATA_DIR", str(tmp_path))
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))  # the CLI reconfigures logging
+    monkeypatch.setattr(root, "level", root.level)
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "FINSENT_API_TOKENS entry 1: expected NAME:SCOPE[+SCOPE]:sha256:HEX" in err
+    assert "this-is-a-token" not in err and "Traceback" not in err
