@@ -107,14 +107,24 @@ def test_wrong_content_type_is_415(live_app: LiveApp) -> None:
     assert response.status_code == 415 and "application/json" in response.json()["error"]
 
 
-def test_body_over_the_limit_is_413_before_it_is_read(live_app: LiveApp) -> None:
+def test_huge_declared_body_is_413_before_it_is_read(live_app: LiveApp) -> None:
     token = live_app.tokens["ingester"]
     reply = raw_request(
         live_app,
         b"POST /v1/news HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        + f"Authorization: Bearer {token}\r\nContent-Length: {2 * 1024 * 1024 + 1}\r\n\r\n".encode(),
+        + f"Authorization: Bearer {token}\r\nContent-Length: {100 * 1024 * 1024}\r\n\r\n".encode(),
     )
     assert reply.startswith(b"HTTP/1.1 413") and b"exceeds the limit of 2097152" in reply
+
+
+def test_a_sender_of_a_body_over_the_limit_gets_the_413(live_app: LiveApp) -> None:
+    """The client is still sending when the server answers: it must read the 413, not a reset."""
+    body = json.dumps([{**ITEM, "body": "x" * 900_000}] * 8).encode()  # ~7 MB
+    with live_app.client() as client:
+        for _ in range(3):
+            response = client.post("/v1/news", content=body, headers={"Content-Type": "application/json"})
+            assert response.status_code == 413 and "exceeds the limit" in response.json()["error"]
+        assert client.get("/healthz").status_code == 200  # the same connection is still usable
 
 
 def test_missing_content_length_is_411(live_app: LiveApp) -> None:

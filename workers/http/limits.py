@@ -1,9 +1,11 @@
 """Request limits for every route, as ASGI middleware: body size, Content-Length, read deadline.
 
 A request that carries a body (POST, PUT, PATCH, or any request with a Content-Length) must say
-how long it is: chunked bodies get 411, a declared length over `max_body_bytes` gets 413 before
-anything is read. The body is then read in full, within `read_timeout_s` of the request's start
-(a slow-loris client gets 408 and the connection is closed), and handed to the app from memory.
+how long it is: chunked bodies get 411, a declared length over `max_body_bytes` gets 413 (a body
+of up to `DRAIN_MAX_BYTES` is read and dropped first, so that the client, still sending, gets the
+answer instead of a reset; a larger one is refused at once and the connection closed). The body
+is read in full, within `read_timeout_s` of the request's start (a slow-loris client gets 408
+and the connection is closed), and handed to the app from memory.
 The headers' own deadline is the server's (`workers.http.server`).
 """
 
@@ -23,6 +25,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+DRAIN_MAX_BYTES = 16 * 1024 * 1024
+"""An over-limit body up to this size is read and dropped before the 413, so the client gets it."""
 _CLOSE = {"Connection": "close"}
 
 
@@ -50,7 +54,10 @@ class RequestLimits:
         length = int(declared)
         if length > self.max_body_bytes:
             message = f"body of {length} bytes exceeds the limit of {self.max_body_bytes}"
-            await error_response(413, message, _CLOSE)(scope, receive, send)
+            # a client still sending when the connection closes may get a reset instead of the
+            # answer: read and drop a body of moderate size first, refuse a huge one at once
+            drained = length <= DRAIN_MAX_BYTES and await self._read(receive, length, keep=False) is not None
+            await error_response(413, message, None if drained else _CLOSE)(scope, receive, send)
             return
         body = await self._read(receive, length)
         if body is None:
@@ -59,8 +66,8 @@ class RequestLimits:
             return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _read(self, receive: Receive, length: int) -> bytes | None:
-        """The whole body, or None when the deadline passed (or the client left)."""
+    async def _read(self, receive: Receive, length: int, *, keep: bool = True) -> bytes | None:
+        """The whole body (empty when not `keep`), or None when the deadline passed or the client left."""
         deadline = time.monotonic() + self.read_timeout_s
         chunks: list[bytes] = []
         received = 0
@@ -79,7 +86,8 @@ class RequestLimits:
             received += len(chunk)
             if received > length:  # the server frames by Content-Length; never buffer beyond it
                 return None
-            chunks.append(chunk)
+            if keep:
+                chunks.append(chunk)
             more = message.get("more_body", False)
         return b"".join(chunks)
 
