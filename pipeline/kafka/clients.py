@@ -87,7 +87,9 @@ def ensure_topics(
         raise ValueError(f"illegal topic names {illegal}: use 1-249 of [a-zA-Z0-9._-]")
     if not wanted:
         return
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="finsent-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="finsent-admin", bootstrap_timeout_ms=int(timeout_s * 1000)
+    )
     try:
         missing = [name for name in wanted if name not in set(admin.list_topics())]
         if missing:
