@@ -271,7 +271,11 @@ class _EventDriven:
         self.heap: list[tuple[int, str, GroupKey]] = []
 
     def live_states(self) -> list[AlertState]:
-        return list(self.live.values())
+        """The pending and firing states as of the last tick."""
+        last = self.first + (self.n_ticks - 1) * self.step
+        return [
+            skip_unchanged(s, (last - (s.last_evaluated_at or last)) // self.step, last) for s in self.live.values()
+        ]
 
     def run(self) -> tuple[list[EmittedEvent], int]:
         if self.n_ticks <= 0:
