@@ -19,11 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from workers.backtest import run_backtest, to_json  # noqa: E402
+
 from alerts.rules import DEFAULT_RULES_PATH, load_rules  # noqa: E402
 from bench.alerts_eval import END, VERSION, fill  # noqa: E402
 from bench.common import scratch_postgres  # noqa: E402
 from pipeline.db import make_engine, migrate  # noqa: E402
-from workers.backtest import run_backtest, to_json  # noqa: E402
 
 
 def main() -> int:

@@ -16,11 +16,11 @@ from sqlalchemy import Engine
 from alerts.demo import run_demo_alerts
 from alerts.dispatcher import Dispatcher, RetryPolicy
 from alerts.engine import AlertEngine
-from alerts.state_store import SqlStateStore
 from alerts.local_receiver import LocalReceiver
 from alerts.receivers import Receiver
 from alerts.rules import DEFAULT_RULES_PATH, RulesFile, load_rules
 from alerts.silences import add_silence
+from alerts.state_store import SqlStateStore
 from pipeline.config import Settings
 from pipeline.db import store_batch
 from pipeline.kafka.clients import make_producer

@@ -12,18 +12,17 @@ import pytest
 from sqlalchemy import Engine, func, select
 from standardwebhooks import Webhook
 
-from alerts.dispatcher import Dispatcher, RetryPolicy
 from alerts.backtest import run_backtest
+from alerts.dispatcher import Dispatcher, RetryPolicy
 from alerts.engine import AlertEngine, TickResult
 from alerts.local_receiver import LocalReceiver
 from alerts.receivers import Receiver
 from alerts.rules import DEFAULT_RULES_PATH, load_rules
 from alerts.state_store import SqlStateStore
 from pipeline.config import Settings
-from pipeline.db.activation import activate
 from pipeline.db import store_batch
-from pipeline.db.models import AlertEventRow
-from pipeline.db.models import WebhookDelivery
+from pipeline.db.activation import activate
+from pipeline.db.models import AlertEventRow, WebhookDelivery
 from pipeline.kafka.clients import make_consumer, make_producer
 from schemas import AlertEvent, decode
 from tests.fixtures.alerts_data import MODEL_VERSION, stream

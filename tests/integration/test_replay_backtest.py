@@ -16,8 +16,8 @@ from alerts.backtest_report import event_record
 from alerts.engine import AlertEngine
 from alerts.local_receiver import LocalReceiver
 from alerts.planner import tick_times
-from alerts.state_store import InMemoryStateStore
 from alerts.rules import DEFAULT_RULES_PATH, load_rules
+from alerts.state_store import InMemoryStateStore
 from pipeline.db import make_engine, store_batch
 from tests.fixtures.alerts_data import MODEL_VERSION, stream
 from tests.fixtures.db import _create_database, _drop_database, _with_database

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerts.planner import plan_tick
 from alerts.lifecycle import Reason, Status
+from alerts.planner import plan_tick
 from alerts.rules import NegativeSpikeRule
 from alerts.silences import Silence
 from alerts.stats import Aggregate, RuleStats, StatsSpec
