@@ -15,11 +15,9 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaTimeoutError
-from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
@@ -28,19 +26,14 @@ from pipeline.enrichment import PredictorLike
 from pipeline.kafka.produce import CheckedSends
 from pipeline.replay.checkpoint import Checkpoint
 from pipeline.replay.run import Counts, ProcessStep, ReplayPlan, ReplayStep, ReplaySummary, split_fresh
+from pipeline.replay.run_group import RUN_HEADER, RunRecords, replay_group, start_group_at_end
 from pipeline.replay.sources import SourceItem
 from schemas import encode
 from workers.model_worker import ModelWorker, ModelWorkerConfig
 
 log = logging.getLogger(__name__)
 
-RUN_HEADER = "finsent-replay"
-
 __all__ = ["KafkaStep", "ReplayPlan", "ReplaySummary", "replay_group", "run_replay"]
-
-
-def replay_group(run_id: str) -> str:
-    return f"finsent-replay-{run_id}"
 
 
 def run_replay(
@@ -68,25 +61,6 @@ def run_replay(
                on_checkpoint=on_checkpoint)
 
 
-class _RunRecords:
-    """A consumer whose `poll` hands out only this run's records (the replay topic is shared)."""
-
-    def __init__(self, consumer: KafkaConsumer, run_id: str) -> None:
-        self._consumer = consumer
-        self._run = run_id.encode()
-
-    def poll(self, timeout_ms: int = 0, max_records: int | None = None, update_offsets: bool = True) -> Any:
-        polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records, update_offsets=update_offsets)
-        mine = {tp: [r for r in records if self._is_mine(r)] for tp, records in polled.items()}
-        return {tp: records for tp, records in mine.items() if records}
-
-    def _is_mine(self, record: Any) -> bool:
-        return any(k == RUN_HEADER and v == self._run for k, v in (record.headers or ()))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._consumer, name)
-
-
 class KafkaStep:
     """Through the broker: produce the chunk to the replay topic, let a `ModelWorker` in the run's
     own group store it, return once the group has passed the chunk's last offsets."""
@@ -111,7 +85,7 @@ class KafkaStep:
         ensure_topics(
             bootstrap, [self.topic, self.topic_enriched, self.topic_dlq], partitions=settings.kafka_partitions
         )
-        _start_group_at_end(bootstrap, self.topic, self.group)
+        start_group_at_end(bootstrap, self.topic, self.group)
         self._producer: KafkaProducer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-replay")
         self._consumer = make_consumer(
             bootstrap,
@@ -122,7 +96,7 @@ class KafkaStep:
             fetch_max_wait_ms=50,
         )
         self.worker = ModelWorker(
-            consumer=_RunRecords(self._consumer, plan.run_id),  # type: ignore[arg-type]
+            consumer=RunRecords(self._consumer, plan.run_id),  # type: ignore[arg-type]
             producer=self._producer,
             predictor=predictor,
             store=partial(store_batch, engine),
@@ -177,20 +151,3 @@ class KafkaStep:
     def close(self) -> None:
         self._consumer.close(autocommit=False)
         self._producer.close(timeout=5)
-
-
-def _start_group_at_end(bootstrap: str, topic: str, group: str) -> None:
-    """Commit the replay topic's high watermarks for `group` where it has no offset yet, so a new
-    run's group skips what earlier runs left in the shared topic (`latest` is wrong on Tansu)."""
-    from pipeline.kafka.clients import make_consumer, topic_end_offsets
-
-    ends = topic_end_offsets(bootstrap, topic)
-    consumer = make_consumer(bootstrap, group_id=group)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(ends)]
-        consumer.assign(tps)
-        missing = {tp: OffsetAndMetadata(ends[tp.partition], "", -1) for tp in tps if consumer.committed(tp) is None}
-        if missing:
-            consumer.commit(missing)
-    finally:
-        consumer.close(autocommit=False)
