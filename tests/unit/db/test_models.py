@@ -14,6 +14,8 @@ EXPECTED = {
     "alert_events",
     "webhook_deliveries",
     "silences",
+    "alert_progress",
+    "model_activations",
 }
 
 
