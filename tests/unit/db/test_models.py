@@ -15,6 +15,8 @@ EXPECTED = {
     "webhook_deliveries",
     "silences",
     "ingest_seen",
+    "alert_progress",
+    "model_activations",
 }
 
 
