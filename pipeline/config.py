@@ -55,6 +55,19 @@ class Settings(BaseSettings):
     webhook_max_age_s: float = Field(default=86_400.0, gt=0, description="give up on a webhook after this")
     public_url: str = Field(default="http://localhost:8080", description="base of links back in alerts")
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = Field(
+        default="127.0.0.1", description="address of the workers' metrics port; 0.0.0.0 to expose it"
+    )
+    api_tokens: str | None = Field(
+        default=None, description="hashed API tokens NAME:SCOPES:sha256:HEX, comma separated"
+    )
+    api_tokens_path: Path | None = Field(default=None, description="YAML file of hashed API tokens")
+    http_read_timeout_s: float = Field(
+        default=15.0, gt=0, description="seconds a client has to send a request's headers, and its body"
+    )
+    dedup_retention_hours: float = Field(
+        default=168.0, gt=0, description="how long ingest remembers a produced item (durable dedup)"
+    )
     log_json: bool = False
     log_level: str = "INFO"
 

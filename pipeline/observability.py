@@ -1,4 +1,9 @@
-"""`/healthz` and `/metrics` for a worker, served from a daemon thread (wsgiref + prometheus-client)."""
+"""`/healthz` and `/metrics` for a worker, served from a daemon thread (wsgiref + prometheus-client).
+
+`start_ops_server(settings, ...)` serves them on `FINSENT_METRICS_PORT`, bound to
+`FINSENT_METRICS_HOST` (127.0.0.1 unless configured: set 0.0.0.0 where a scraper on another host,
+e.g. in compose, must reach it). `finsent serve` has its own `/healthz` and `/metrics` routes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
+
+from pipeline.config import Settings
 
 HealthCheck = Callable[[], dict[str, Any]]
 """Returns a JSON-able status; key `ok` (bool) decides 200 vs 503."""
@@ -51,3 +58,10 @@ class OpsServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def start_ops_server(settings: Settings, registry: CollectorRegistry, health: HealthCheck) -> OpsServer | None:
+    """The worker's ops server on the configured host and port, started; None when no port is set."""
+    if settings.metrics_port is None:
+        return None
+    return OpsServer(registry, health, host=settings.metrics_host, port=settings.metrics_port).start()

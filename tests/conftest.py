@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.kafka",
+    "tests.fixtures.ingest",
     "tests.fixtures.model",
 ]

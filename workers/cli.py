@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "workers.commands.broker",
     "workers.commands.db",
     "workers.commands.ingest",
+    "workers.commands.serve",
+    "workers.commands.token",
     "workers.commands.worker",
     "workers.commands.demo",
     "workers.commands.alerts",

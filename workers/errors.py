@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from alerts.receivers import ReceiversError
 from alerts.rules import RulesError
+from pipeline.api_tokens import TokenConfigError
 from pipeline.config import Settings
 from pipeline.db import SchemaMismatchError
 from pipeline.ingest.sources.archive import ColumnMapError
@@ -38,6 +39,7 @@ _CONFIG_ERRORS = (
     CheckpointError,
     BackboneError,
     BrokerError,
+    TokenConfigError,
 )
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -208,6 +209,28 @@ class Silence(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+
+
+class IngestSeen(Base):
+    """Durable ingest dedup: one row per item produced to news.raw, shared by every ingest process.
+
+    Hashes only (no headline text): the id is the unique key, the title hash and the four simhash
+    bands index the title and near-duplicate checks (`pipeline.ingest.dedup`). Rows older than the
+    retention (`seen_at`) are ignored and pruned.
+    """
+
+    __tablename__ = "ingest_seen"
+
+    news_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title_hash: Mapped[str] = mapped_column(String(32), index=True)
+    simhash: Mapped[int | None] = mapped_column(BigInteger, comment="64-bit simhash, stored signed")
+    band0: Mapped[int | None] = mapped_column(Integer, index=True)
+    band1: Mapped[int | None] = mapped_column(Integer, index=True)
+    band2: Mapped[int | None] = mapped_column(Integer, index=True)
+    band3: Mapped[int | None] = mapped_column(Integer, index=True)
+    numbers_hash: Mapped[str] = mapped_column(String(16))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 TABLES: Final = tuple(Base.metadata.sorted_tables)

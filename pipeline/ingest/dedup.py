@@ -13,10 +13,12 @@ Three checks, in order:
    small-word edits land at 2-6 bits, so this catches close rewrites only; a looser threshold
    starts to pair "edge higher" with "edge lower".
 
-The window holds the `window` most recently seen unique items (LRU: a hit refreshes its
-original). `ttl`, when given, bounds title and near matches in event time: two items whose
-`published_at` differ by more than `ttl` are not the same story even with the same title
-("Stocks to watch" every morning). Exact id matches ignore `ttl`.
+`DedupKey.of(raw)` reduces an item to what the checks compare (hashes, no text) and
+`verdict_for(key, candidates, max_gap)` is the one decision, shared by the in-process
+`Deduplicator` (an LRU window of `window` items) and the durable `pipeline.ingest.seen.SeenStore`.
+`max_gap` (the deduplicator's `ttl`) bounds title and near matches in event time: two items whose
+`published_at` differ by more than that are not the same story even with the same title ("Stocks
+to watch" every morning). Exact id matches ignore it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -100,26 +103,81 @@ def simhash(features: set[str]) -> int:
     """64-bit simhash of a set of string features (blake2b per feature)."""
     weights = [0] * SIMHASH_BITS
     for feature in sorted(features):
-        h = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "big")
+        h = int(_digest(feature, 8), 16)
         for bit in range(SIMHASH_BITS):
             weights[bit] += 1 if (h >> bit) & 1 else -1
     return sum(1 << bit for bit, w in enumerate(weights) if w > 0)
 
 
-def _bands(value: int) -> list[tuple[int, int]]:
-    return [(band, (value >> (band * _BAND_BITS)) & _BAND_MASK) for band in range(_BANDS)]
+def bands(value: int) -> tuple[int, ...]:
+    """The four 16-bit bands of a simhash, lowest first (two hashes within `NEAR_DISTANCE` share one)."""
+    return tuple((value >> (band * _BAND_BITS)) & _BAND_MASK for band in range(_BANDS))
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
-class _Seen:
-    title_key: str
+class DedupKey:
+    """What dedup compares of one item: hashes only, so no headline text is stored or indexed."""
+
+    news_id: str
+    title_hash: str
+    """32 hex chars of the normalised title."""
     simhash: int | None
-    numbers: tuple[str, ...]
+    """None for titles under `MIN_NEAR_TOKENS` words."""
+    numbers_hash: str
+    """16 hex chars of the title's number tokens ("up 2%" and "up 4%" differ)."""
     published_at: datetime
+
+    @classmethod
+    def of(cls, raw: RawNews) -> DedupKey:
+        title_key = normalize_title(raw.title, source=raw.source)
+        tokens = title_key.split()
+        numbers = " ".join(t for t in tokens if any(ch.isdigit() for ch in t))
+        return cls(
+            news_id=raw.id,
+            title_hash=_digest(title_key, 16),
+            simhash=simhash(shingles(title_key)) if len(tokens) >= MIN_NEAR_TOKENS else None,
+            numbers_hash=_digest(numbers, 8),
+            published_at=raw.published_at,
+        )
+
+
+def verdict_for(key: DedupKey, candidates: Iterable[DedupKey], max_gap: timedelta | None) -> DedupVerdict:
+    """The verdict for `key` against items seen before (any superset of the plausible matches).
+
+    The one decision both indexes use (in-process `Deduplicator`, durable `SeenStore`): an exact id
+    wins, then the same title, then the nearest simhash within `NEAR_DISTANCE` with the same
+    numbers; title and near matches only within `max_gap` of event time (None: any gap).
+    """
+    title_match: str | None = None
+    near: tuple[str, int] | None = None
+    for seen in candidates:
+        if seen.news_id == key.news_id:
+            return DedupVerdict("duplicate_id", seen.news_id)
+        if max_gap is not None and abs(seen.published_at - key.published_at) > max_gap:
+            continue
+        if seen.title_hash == key.title_hash:
+            title_match = title_match or seen.news_id
+        elif key.simhash is not None and seen.simhash is not None and seen.numbers_hash == key.numbers_hash:
+            distance = (seen.simhash ^ key.simhash).bit_count()
+            if distance <= NEAR_DISTANCE and (near is None or distance < near[1]):
+                near = (seen.news_id, distance)
+    if title_match is not None:
+        return DedupVerdict("duplicate_title", title_match)
+    if near is not None:
+        return DedupVerdict("near_duplicate", near[0], near[1])
+    return UNIQUE
 
 
 class Deduplicator:
-    """Remembers the last `window` unique items; `check(raw)` says whether `raw` repeats one."""
+    """In-process index of the last `window` unique items; `check(raw)` says whether `raw` repeats one.
+
+    With a durable `SeenStore` behind it, the publisher uses this index for the items *in flight*
+    (claimed, not yet acknowledged) only, and forgets each once it is recorded durably.
+    """
 
     def __init__(self, window: int = 50_000, ttl: timedelta | None = None) -> None:
         if window < 1:
@@ -127,7 +185,7 @@ class Deduplicator:
         self.window = window
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._seen: OrderedDict[str, _Seen] = OrderedDict()
+        self._seen: OrderedDict[str, DedupKey] = OrderedDict()
         self._by_title: dict[str, str] = {}
         self._buckets: dict[tuple[int, int], set[str]] = {}
 
@@ -136,67 +194,52 @@ class Deduplicator:
 
     def check(self, raw: RawNews) -> DedupVerdict:
         """Verdict for `raw`; a unique item is remembered, a duplicate refreshes its original."""
-        title_key = normalize_title(raw.title, source=raw.source)
-        tokens = title_key.split()
-        hashed = simhash(shingles(title_key)) if len(tokens) >= MIN_NEAR_TOKENS else None
-        numbers = tuple(t for t in tokens if any(ch.isdigit() for ch in t))
+        return self.check_key(DedupKey.of(raw))
+
+    def check_key(self, key: DedupKey) -> DedupVerdict:
         with self._lock:
-            if raw.id in self._seen:
-                self._seen.move_to_end(raw.id)
-                return DedupVerdict("duplicate_id", raw.id)
-            original = self._by_title.get(title_key)
-            if original is not None and self._close_in_time(original, raw.published_at):
-                self._seen.move_to_end(original)
-                return DedupVerdict("duplicate_title", original)
-            if hashed is not None:
-                near = self._nearest(hashed, numbers, raw.published_at)
-                if near is not None:
-                    self._seen.move_to_end(near[0])
-                    return DedupVerdict("near_duplicate", near[0], near[1])
-            self._remember(raw.id, _Seen(title_key, hashed, numbers, raw.published_at))
-            return UNIQUE
+            verdict = verdict_for(key, self._candidates(key), self.ttl)
+            if verdict.is_duplicate:
+                assert verdict.duplicate_of is not None
+                self._seen.move_to_end(verdict.duplicate_of)
+            else:
+                self._remember(key)
+            return verdict
 
     def forget(self, news_id: str) -> None:
-        """Drop one remembered item (e.g. when producing it failed, so a retry is not a duplicate)."""
+        """Drop one remembered item (sent and recorded elsewhere, or its send failed)."""
         with self._lock:
             self._drop(news_id)
 
-    def _close_in_time(self, news_id: str, published_at: datetime) -> bool:
-        return self.ttl is None or abs(self._seen[news_id].published_at - published_at) <= self.ttl
+    def _candidates(self, key: DedupKey) -> Iterator[DedupKey]:
+        ids = [key.news_id, self._by_title.get(key.title_hash)]
+        if key.simhash is not None:
+            ids += [n for band in enumerate(bands(key.simhash)) for n in self._buckets.get(band, ())]
+        for news_id in dict.fromkeys(ids):
+            if news_id is not None and news_id in self._seen:
+                yield self._seen[news_id]
 
-    def _nearest(
-        self, hashed: int, numbers: tuple[str, ...], published_at: datetime
-    ) -> tuple[str, int] | None:
-        best: tuple[str, int] | None = None
-        for band in _bands(hashed):
-            for candidate in self._buckets.get(band, ()):
-                seen = self._seen[candidate]
-                assert seen.simhash is not None
-                distance = (seen.simhash ^ hashed).bit_count()
-                if distance <= NEAR_DISTANCE and (best is None or distance < best[1]):
-                    if seen.numbers == numbers and self._close_in_time(candidate, published_at):
-                        best = (candidate, distance)
-        return best
-
-    def _remember(self, news_id: str, seen: _Seen) -> None:
-        self._seen[news_id] = seen
-        self._by_title[seen.title_key] = news_id
-        if seen.simhash is not None:
-            for band in _bands(seen.simhash):
-                self._buckets.setdefault(band, set()).add(news_id)
+    def _remember(self, key: DedupKey) -> None:
+        self._seen[key.news_id] = key
+        self._by_title[key.title_hash] = key.news_id
+        if key.simhash is not None:
+            for band in enumerate(bands(key.simhash)):
+                self._buckets.setdefault(band, set()).add(key.news_id)
         while len(self._seen) > self.window:
             self._drop(next(iter(self._seen)))
 
     def _drop(self, news_id: str) -> None:
-        seen = self._seen.pop(news_id, None)
-        if seen is None:
+        key = self._seen.pop(news_id, None)
+        if key is None:
             return
-        if self._by_title.get(seen.title_key) == news_id:
-            del self._by_title[seen.title_key]
-        if seen.simhash is not None:
-            for band in _bands(seen.simhash):
+        if self._by_title.get(key.title_hash) == news_id:
+            del self._by_title[key.title_hash]
+        if key.simhash is not None:
+            for band in enumerate(bands(key.simhash)):
                 bucket = self._buckets.get(band)
                 if bucket is not None:
                     bucket.discard(news_id)
                     if not bucket:
                         del self._buckets[band]
+
+

@@ -11,7 +11,8 @@ Pure: no I/O, no clock (`now` is passed in). What it does:
   the text is too short or the guess fails;
 - tickers: from `tickers` / `ticker` / `symbols` hints plus cashtags (`$AAPL`) in the title;
 - id: `schemas.news_id` (canonical URL, else source + title + time), so the same story gets the
-  same id from any source and tracking parameters do not change it.
+  same id from any source and tracking parameters do not change it; an item with neither link nor
+  time gets its id from source + title alone (`UNDATED`), the same on every poll.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
 """Item keys read for each `RawNews` field, first present wins."""
 
 MAX_URL_CHARS = 4_000
+UNDATED = datetime(1970, 1, 1, tzinfo=UTC)
+"""The time the id of an item with neither link nor date is computed with (its `published_at` is
+the ingest time): the same headline from the same source keeps its id from poll to poll."""
 MAX_FUTURE = timedelta(days=1)
 UNDETERMINED = "und"
 
@@ -153,23 +157,27 @@ def parse_datetime(value: object, *, default_tz: tzinfo = UTC) -> datetime:
     elif isinstance(value, bool):
         raise InvalidItem(f"not a time: {value!r}", field="published_at")
     elif isinstance(value, int | float):
-        parsed = _from_epoch(float(value))
+        parsed = _from_epoch(value)
     elif isinstance(value, str):
         parsed = _parse_text_time(value.strip())
     else:
         raise InvalidItem(f"not a time: {type(value).__name__} {value!r:.80}", field="published_at")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         parsed = parsed.replace(tzinfo=default_tz)
-    return parsed.astimezone(UTC)
-
-
-def _from_epoch(seconds: float) -> datetime:
-    if abs(seconds) >= 1e11:  # 13 digits: milliseconds
-        seconds /= 1000.0
     try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:  # e.g. 0001-01-01T00:00+05:00 is before year 1 in UTC
+        raise InvalidItem(f"{parsed.isoformat()} out of range in UTC: {exc}", field="published_at") from exc
+
+
+def _from_epoch(value: float) -> datetime:
+    try:
+        seconds = float(value)
+        if abs(seconds) >= 1e11:  # 13 digits: milliseconds
+            seconds /= 1000.0
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError) as exc:
-        raise InvalidItem(f"epoch {seconds!r} out of range: {exc}", field="published_at") from exc
+        raise InvalidItem(f"epoch {value!r:.40} out of range: {exc}", field="published_at") from exc
 
 
 def _parse_text_time(text: str) -> datetime:
@@ -259,6 +267,14 @@ def extract_tickers(hints: object, title: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------- item
 
 
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _pick(item: Mapping[str, object], field: str) -> object:
     for key in FIELD_ALIASES[field]:
         value = item.get(key)
@@ -339,8 +355,17 @@ def normalize(
         language = guess_language(f"{title}. {body[:1_000]}")
 
     try:
+        item_id = news_id(
+            url=url, source=name, title=title, published_at=published_at if published_value is not None else UNDATED
+        )
+    except UnicodeEncodeError as exc:  # a lone surrogate (JSON "\ud800") cannot be hashed as UTF-8
+        field = next(f for f, v in (("title", title), ("source", name), ("url", url or "")) if _unencodable(v))
+        raise InvalidItem("not valid Unicode (lone surrogate)", field=field) from exc
+    except ValueError as exc:  # urlsplit: "Invalid IPv6 URL", "Port out of range"
+        raise InvalidItem(f"not a usable URL: {exc}", field="url") from exc
+    try:
         return RawNews(
-            id=news_id(url=url, source=name, title=title, published_at=published_at),
+            id=item_id,
             source=name,
             url=url or None,
             title=title,

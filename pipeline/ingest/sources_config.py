@@ -11,8 +11,10 @@ files:
     map: {title: headline, published_at: date}
     source: archive
     timezone: Europe/London
-serve: {host: 127.0.0.1, port: 8080, max_body_bytes: 2097152}
 ```
+
+HTTP push is not a source here any more: it is `finsent serve` (a `serve:` key is an error that
+says so).
 """
 
 from __future__ import annotations
@@ -89,21 +91,9 @@ class FileConfig(_Strict):
         return ColumnMap.from_mapping(self.map)
 
 
-class ServeConfig(_Strict):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
-    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
-    timezone: ZoneName = "UTC"
-
-    @property
-    def tz(self) -> tzinfo:
-        return parse_timezone(self.timezone)
-
-
 class SourcesConfig(_Strict):
     feeds: tuple[FeedConfig, ...] = ()
     files: tuple[FileConfig, ...] = ()
-    serve: ServeConfig | None = None
 
 
 def load_sources(path: Path) -> SourcesConfig:
@@ -118,7 +108,12 @@ def load_sources(path: Path) -> SourcesConfig:
         data = {}
     if not isinstance(data, dict):
         raise SourcesConfigError(
-            f"{path}: expected a mapping with feeds/files/serve, got {type(data).__name__}"
+            f"{path}: expected a mapping with feeds/files, got {type(data).__name__}"
+        )
+    if "serve" in data:
+        raise SourcesConfigError(
+            f"{path}: serve: HTTP push moved to `finsent serve --host H --port P` (its own process); "
+            "remove the serve: section"
         )
     try:
         config = SourcesConfig.model_validate(data)
@@ -144,7 +139,6 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 __all__ = [
     "FeedConfig",
     "FileConfig",
-    "ServeConfig",
     "SourcesConfig",
     "SourcesConfigError",
     "load_sources",

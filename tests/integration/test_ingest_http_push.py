@@ -1,51 +1,24 @@
-"""`POST /v1/news`, `/healthz` and `/metrics` on a real server (port 0) with an httpx client."""
+"""`POST /v1/news`, `/healthz`, `/metrics` of the live app, over the real broker and Postgres."""
 
 from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine, func, select
 
-from pipeline.ingest.dedup import Deduplicator
-from pipeline.ingest.publisher import IngestMetrics, IngestPublisher
-from pipeline.ingest.sources.http_push import IngestHTTPServer
+from pipeline.db.models import IngestSeen
+from pipeline.kafka.clients import make_producer
+from schemas import RawNews, decode
+from tests.fixtures.ingest import LiveApp, read_topic
+from tests.fixtures.kafka import KafkaTopics
+from tests.fixtures.waiting import WAIT_S
 
-
-class Producer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, bytes | None]] = []
-
-    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> None:
-        self.sent.append((topic, key, value))
-
-    def flush(self, timeout: float | None = None) -> None:
-        return
-
-
-@pytest.fixture
-def producer() -> Producer:
-    return Producer()
-
-
-@pytest.fixture
-def server(producer: Producer) -> Iterator[IngestHTTPServer]:
-    registry = CollectorRegistry()
-    publisher = IngestPublisher(
-        producer, Deduplicator(), topic_raw="raw", topic_dlq="dlq", metrics=IngestMetrics(registry)
-    )
-    with IngestHTTPServer(publisher, registry, port=0, max_body_bytes=10_000) as srv:
-        yield srv
-
-
-@pytest.fixture
-def client(server: IngestHTTPServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=5.0) as c:
-        yield c
-
+pytestmark = pytest.mark.integration
 
 ITEM = {
     "title": "Acme beats estimates",
@@ -54,117 +27,192 @@ ITEM = {
 }
 
 
-def test_accepts_an_object_and_reports_dedup(client: httpx.Client, producer: Producer) -> None:
-    first = client.post("/v1/news", json=ITEM)
-    assert first.status_code == 202
-    body = first.json()
-    assert body["accepted"] == 1 and body["items"][0]["verdict"] == "unique"
-    again = client.post("/v1/news", json=[ITEM, {**ITEM, "url": "https://example.com/other"}])
-    assert again.status_code == 202
-    verdicts = [(i["verdict"], i["duplicate_of"]) for i in again.json()["items"]]
-    assert verdicts == [("duplicate_id", body["items"][0]["id"]), ("duplicate_title", body["items"][0]["id"])]
-    assert [t for t, _, _ in producer.sent] == ["raw"]
-
-
-def test_invalid_json_is_400_with_parser_error(client: httpx.Client) -> None:
-    response = client.post("/v1/news", content=b'{"title": ', headers={"Content-Type": "application/json"})
-    assert response.status_code == 400
-    assert "invalid JSON: Expecting value" in response.json()["error"]
-
-
-@pytest.mark.parametrize("payload", [b"[]", b"42", b'"text"'])
-def test_wrong_shape_is_400(client: httpx.Client, payload: bytes) -> None:
-    response = client.post("/v1/news", content=payload, headers={"Content-Type": "application/json"})
-    assert response.status_code == 400
-
-
-def test_too_large_is_413(client: httpx.Client, producer: Producer) -> None:
-    response = client.post("/v1/news", json={**ITEM, "body": "x" * 20_000})
-    assert response.status_code == 413
-    assert "limit of 10000" in response.json()["error"]
-    assert producer.sent == []
-
-
-def test_wrong_content_type_is_415(client: httpx.Client) -> None:
-    response = client.post("/v1/news", content=json.dumps(ITEM), headers={"Content-Type": "text/plain"})
-    assert response.status_code == 415
-    assert "application/json" in response.json()["error"]
-
-
-def test_invalid_items_are_422_with_field_errors_and_nothing_produced(
-    client: httpx.Client, producer: Producer
-) -> None:
-    response = client.post(
-        "/v1/news", json=[ITEM, {"body": "no title"}, {**ITEM, "published_at": "soon"}, "not an object"]
-    )
-    assert response.status_code == 422
-    errors = response.json()["errors"]
-    assert [(e["index"], e["field"]) for e in errors] == [(1, "title"), (2, "published_at"), (3, None)]
-    assert all(e["reason"] for e in errors)
-    assert producer.sent == []
-
-
-def test_missing_content_length_is_411(server: IngestHTTPServer) -> None:
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(
-            b"POST /v1/news HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-        )
+def raw_request(app: LiveApp, request: bytes, *, timeout_s: float = WAIT_S) -> bytes:
+    """Send `request` bytes as they are; return everything the server answers until it closes."""
+    port = int(app.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+        sock.sendall(request)
         reply = b""
-        while chunk := sock.recv(4096):
+        while chunk := sock.recv(65536):
             reply += chunk
-    assert reply.startswith(b"HTTP/1.1 411")
-    assert b"Content-Length required" in reply
+    return reply
 
 
-def test_unknown_path_and_method(client: httpx.Client) -> None:
-    assert client.get("/nope").status_code == 404
-    response = client.get("/v1/news")
-    assert response.status_code == 405 and response.headers["Allow"] == "POST"
+def test_accepted_items_reach_the_broker_and_repeats_are_duplicates(
+    live_app: LiveApp, kafka_bootstrap: str, kafka_topics: KafkaTopics
+) -> None:
+    with live_app.client() as client:
+        first = client.post("/v1/news", json=ITEM)
+        assert first.status_code == 202
+        body = first.json()
+        assert (body["accepted"], body["items"][0]["status"]) == (1, "accepted")
+        again = client.post("/v1/news", json=[ITEM, {**ITEM, "url": "https://example.com/other"}])
+    assert again.status_code == 202
+    original = body["items"][0]["id"]
+    assert [(i["status"], i["match"], i["duplicate_of"]) for i in again.json()["items"]] == [
+        ("duplicate", "duplicate_id", original),
+        ("duplicate", "duplicate_title", original),
+    ]
+    [record] = read_topic(kafka_bootstrap, kafka_topics.raw, 1)
+    news = decode(record.value, RawNews)
+    assert isinstance(news, RawNews) and news.id == original and record.key == original.encode()
+    assert read_topic(kafka_bootstrap, kafka_topics.dlq, 0) == []  # rejections are answered, not dead-lettered
 
 
-def test_healthz_and_metrics(client: httpx.Client) -> None:
-    client.post("/v1/news", json=ITEM)
-    client.post("/v1/news", json=ITEM)
-    health = client.get("/healthz")
-    assert health.status_code == 200 and health.json()["ok"] is True
-    metrics = client.get("/metrics")
-    assert metrics.status_code == 200
-    text = metrics.text
+def test_each_item_is_answered_and_the_valid_ones_go_through(
+    live_app: LiveApp, kafka_bootstrap: str, kafka_topics: KafkaTopics
+) -> None:
+    items = [
+        ITEM,
+        {"body": "no title"},
+        {**ITEM, "url": "https://example.com/b", "published_at": "soon"},
+        "not an object",
+        {"title": "Lone \ud800 surrogate", "url": "https://example.com/c"},
+        {"title": ["a", "list"]},
+    ]
+    body = json.dumps(items).encode()  # ensure_ascii: the surrogate travels as the escape \ud800
+    with live_app.client() as client:
+        response = client.post("/v1/news", content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 202
+        answer = response.json()
+        assert [i["status"] for i in answer["items"]] == ["accepted"] + ["rejected"] * 5
+        assert [i["field"] for i in answer["items"][1:]] == ["title", "published_at", None, "title", "title"]
+        assert all(i["reason"] for i in answer["items"][1:])
+        all_bad = client.post("/v1/news", json=[{"body": "x"}, 7])
+        assert all_bad.status_code == 422 and all_bad.json()["rejected"] == 2
+    assert len(read_topic(kafka_bootstrap, kafka_topics.raw, 1)) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "fragment"),
+    [
+        (b'{"title": ', 400, "invalid JSON: Expecting value"),
+        (b"[]", 400, "non-empty array"),
+        (b"42", 400, "JSON object"),
+        (b"\xff\xfe{}", 400, "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "nested too deeply"),
+        (json.dumps([ITEM] * 1_001).encode(), 413, "1001 items exceed the limit of 1000"),
+    ],
+)
+def test_unreadable_bodies_are_4xx(live_app: LiveApp, payload: bytes, status: int, fragment: str) -> None:
+    with live_app.client() as client:
+        response = client.post("/v1/news", content=payload, headers={"Content-Type": "application/json"})
+    assert response.status_code == status
+    assert fragment in response.json()["error"]
+
+
+def test_wrong_content_type_is_415(live_app: LiveApp) -> None:
+    with live_app.client() as client:
+        response = client.post("/v1/news", content=json.dumps(ITEM), headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415 and "application/json" in response.json()["error"]
+
+
+def test_body_over_the_limit_is_413_before_it_is_read(live_app: LiveApp) -> None:
+    token = live_app.tokens["ingester"]
+    reply = raw_request(
+        live_app,
+        b"POST /v1/news HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {token}\r\nContent-Length: {2 * 1024 * 1024 + 1}\r\n\r\n".encode(),
+    )
+    assert reply.startswith(b"HTTP/1.1 413") and b"exceeds the limit of 2097152" in reply
+
+
+def test_missing_content_length_is_411(live_app: LiveApp) -> None:
+    reply = raw_request(
+        live_app,
+        b"POST /v1/news HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    )
+    assert reply.startswith(b"HTTP/1.1 411") and b"Content-Length required" in reply
+
+
+def test_unknown_path_and_method(live_app: LiveApp) -> None:
+    with live_app.client() as client:
+        assert client.get("/nope").status_code == 404
+        assert client.get("/v1/news").status_code == 405
+
+
+def test_slow_clients_are_cut_off_and_others_are_served(make_live_app: Callable[..., LiveApp]) -> None:
+    app = make_live_app(http_read_timeout_s=1.5)
+    port = int(app.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) as silent, socket.create_connection(
+        ("127.0.0.1", port), timeout=WAIT_S
+    ) as slow_body:
+        silent.sendall(b"POST /v1/news HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        slow_body.sendall(
+            b"POST /v1/news HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {app.tokens['ingester']}\r\nContent-Length: 100\r\n\r\n".encode()
+            + b'{"title": '
+        )
+        with app.client() as client:  # the server still answers everyone else meanwhile
+            assert client.get("/healthz").status_code == 200
+        started = time.monotonic()
+        replies = [_read_until_closed(silent), _read_until_closed(slow_body)]
+        elapsed = time.monotonic() - started
+    assert replies[0].startswith(b"HTTP/1.1 408") and b"headers not received" in replies[0]
+    assert replies[1].startswith(b"HTTP/1.1 408") and b"body not received within 1.5s" in replies[1]
+    assert elapsed < WAIT_S
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    reply = b""
+    while chunk := sock.recv(65536):
+        reply += chunk
+    return reply
+
+
+def test_unacknowledged_send_is_503_and_the_retry_is_accepted(
+    live_app: LiveApp, kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_engine: Engine
+) -> None:
+    """A record the real producer refuses (over its request size) fails the request with nothing
+    recorded; once the producer can send again, the sender's retry is accepted, not a duplicate."""
+    healthy = live_app.publisher.producer
+    item = {**ITEM, "body": "x" * 5_000}
+    refusing = make_producer(kafka_bootstrap, max_request_size=2_000)
+    live_app.publisher.producer = refusing
+    try:
+        with live_app.client() as client:
+            failed = client.post("/v1/news", json=item)
+            assert failed.status_code == 503 and failed.headers["Retry-After"]
+            assert "nothing was recorded" in failed.json()["error"]
+            with pg_engine.connect() as conn:
+                assert conn.scalar(select(func.count()).select_from(IngestSeen)) == 0
+            assert client.get("/healthz").status_code == 503  # the broker check says so
+            live_app.publisher.producer = healthy
+            retried = client.post("/v1/news", json=item)
+    finally:
+        live_app.publisher.producer = healthy
+        refusing.close(timeout=5)
+    assert retried.status_code == 202 and retried.json()["items"][0]["status"] == "accepted"
+    assert len(read_topic(kafka_bootstrap, kafka_topics.raw, 1)) == 1
+
+
+def test_healthz_and_metrics(live_app: LiveApp) -> None:
+    with live_app.client() as client:
+        client.post("/v1/news", json=ITEM)
+        client.post("/v1/news", json=ITEM)
+        health = client.get("/healthz")
+        assert health.status_code == 200 and health.json()["ok"] is True
+        assert health.json()["ingest"] == {
+            "ingested": 2,
+            "produced": 1,
+            "deduplicated": 1,
+            "dlq": 0,
+            "rejected": 0,
+        }
+        text = client.get("/metrics").text
     assert 'finsent_ingest_seen_total{source="http-push"} 2.0' in text
     assert 'finsent_ingest_produced_total{source="http-push"} 1.0' in text
     assert 'finsent_ingest_deduplicated_total{kind="duplicate_id"} 1.0' in text
-    assert "finsent_ingest_dlq_total" in text
-    assert 'finsent_ingest_http_requests_total{code="202"} 2.0' in text
+    assert 'finsent_http_requests_total{code="202",method="POST",route="/v1/news"} 2.0' in text
 
 
-def test_serving_run_until_stopped(producer: Producer) -> None:
-    """`run_ingest` with `serve`: serves until the stop event, then flushes and returns the counts."""
-    import threading
-
-    from workers.ingest import IngestPlan, ServeSource, run_ingest
-
-    stop = threading.Event()
-    ready: list[IngestHTTPServer] = []
-    serving = threading.Event()
-    result: list[object] = []
-
-    def on_serving(srv: IngestHTTPServer) -> None:
-        ready.append(srv)
-        serving.set()
-
-    plan = IngestPlan(serve=ServeSource(port=0))
-    worker = threading.Thread(
-        target=lambda: result.append(run_ingest(plan, producer, stop=stop, on_serving=on_serving))
-    )
-    worker.start()
-    try:
-        assert serving.wait(5)
-        with httpx.Client(base_url=ready[0].url, timeout=5.0) as c:
-            assert c.post("/v1/news", json=ITEM).status_code == 202
-            assert c.get("/healthz").json()["counts"]["produced"] == 1
-    finally:
-        stop.set()
-        worker.join(10)
-    assert not worker.is_alive()
-    assert result[0].as_dict() == {"ingested": 1, "produced": 1, "deduplicated": 0, "dlq": 0}  # type: ignore[attr-defined]
+def test_openapi_document_and_docs(live_app: LiveApp) -> None:
+    with httpx.Client(base_url=live_app.url, timeout=WAIT_S) as anonymous:
+        spec = anonymous.get("/openapi.json").json()
+        docs = anonymous.get("/docs")
+    push = spec["paths"]["/v1/news"]["post"]
+    assert push["security"] == [{"bearer": []}]
+    assert {"202", "401", "403", "413", "503"} <= set(push["responses"])
+    assert "requestBody" in push and spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert docs.status_code == 200 and "/openapi.json" in docs.text

@@ -189,7 +189,7 @@ def run_alerts_worker(args: argparse.Namespace, settings: Settings) -> int:
         ops = None
         if settings.metrics_port is not None:
             ops = OpsServer(
-                metrics.registry, worker.health, host="0.0.0.0", port=settings.metrics_port
+                metrics.registry, worker.health, host=settings.metrics_host, port=settings.metrics_port
             ).start()
             log.info("serving /healthz and /metrics on port %d", ops.port)
         try:

@@ -69,7 +69,7 @@ def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
 
         ops = None
         if settings.metrics_port is not None:
-            ops = OpsServer(worker.metrics.registry, health, host="0.0.0.0", port=settings.metrics_port).start()
+            ops = OpsServer(worker.metrics.registry, health, host=settings.metrics_host, port=settings.metrics_port).start()
             log.info("serving /healthz and /metrics on port %d", ops.port)
         started = time.monotonic()
         try:

@@ -1,7 +1,8 @@
 """RSS/Atom feeds: conditional GET (ETag / Last-Modified), 304 handling, per-feed backoff.
 
 `FeedPoller.poll(feed)` does one poll and returns a `PollResult` (pure apart from the HTTP call;
-the clock is injected). `FeedScheduler` runs one APScheduler interval job per feed.
+the clock is injected). `FeedScheduler` runs one APScheduler interval job per feed; when handling
+a poll's entries fails, the feed's validators are dropped so the next poll fetches them again.
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ class FeedPoller:
     def failures(self, feed: Feed) -> int:
         return self._state(feed).failures
 
+    def forget_validators(self, feed: Feed) -> None:
+        """Drop the feed's ETag / Last-Modified: its last entries were not taken (publishing
+        failed), so the next poll must fetch them again instead of getting 304."""
+        state = self._state(feed)
+        with state.lock:
+            state.etag = state.last_modified = None
+
     def poll(self, feed: Feed) -> PollResult:
         """One conditional GET, unless the feed is backing off after errors."""
         state = self._state(feed)
@@ -173,7 +181,8 @@ class FeedScheduler:
         try:
             self.on_result(self.poller.poll(feed))
         except Exception:  # a job that raises is only logged by APScheduler; say which feed
-            log.exception("feed %s: poll failed", feed.label)
+            self.poller.forget_validators(feed)
+            log.exception("feed %s: entries not taken, fetched again next poll", feed.label)
 
     def start(self) -> FeedScheduler:
         self._scheduler.start()

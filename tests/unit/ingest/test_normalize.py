@@ -186,3 +186,32 @@ class TestIdsAndFields:
 
     def test_ingested_at_is_the_clock(self) -> None:
         assert normalize(item(), source="t", now=NOW).ingested_at == NOW
+
+
+class TestUndatedAndHostileInput:
+    def test_item_without_link_and_date_keeps_its_id_across_polls(self) -> None:
+        undated = {"title": "Markets open mixed", "source": "wire"}
+        first = normalize(undated, source="feed", now=NOW)
+        later = normalize(undated, source="feed", now=NOW + timedelta(minutes=5))
+        assert first.id == later.id
+        assert (first.published_at, later.published_at) == (NOW, NOW + timedelta(minutes=5))
+        dated = normalize({**undated, "published_at": "2026-11-27T14:00:00Z"}, source="feed", now=NOW)
+        assert dated.id != first.id
+
+    @pytest.mark.parametrize(
+        ("fields", "field", "fragment"),
+        [
+            ({"title": "lone \ud800 surrogate"}, "title", "lone surrogate"),
+            ({"source": "wire \udfff"}, "source", "lone surrogate"),
+            ({"url": "http://[broken"}, "url", "not a usable URL"),
+            ({"url": "http://example.com:99999/a"}, "url", "not a usable URL"),
+            ({"published_at": 10**400}, "published_at", "out of range"),
+            ({"published_at": float("inf")}, "published_at", "out of range"),
+            ({"published_at": "0001-01-01T00:00:00+05:00"}, "published_at", "out of range in UTC"),
+        ],
+    )
+    def test_hostile_values_are_invalid_items(self, fields: dict[str, object], field: str, fragment: str) -> None:
+        with pytest.raises(InvalidItem) as info:
+            normalize(item(**fields), source="feed", now=NOW)
+        assert info.value.field == field
+        assert fragment in info.value.reason

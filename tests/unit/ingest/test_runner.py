@@ -1,4 +1,4 @@
-"""The ingest process loop and the command's option handling, with an in-memory producer."""
+"""The ingest process loop and the command's option handling, with a checked-send producer stand-in."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.ingest.samples import NEWS_JSONL
 from pipeline.ingest.sources.archive import ColumnMapError
-from tests.unit.ingest.fakes import FakeProducer
+from tests.fixtures.fake_producer import FakeProducer
 from workers.commands import ingest as command
 from workers.ingest import FileSource, IngestPlan, run_ingest
 
@@ -22,12 +22,33 @@ def parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(["ingest", *argv])
 
 
-def test_file_and_stdin(producer: FakeProducer) -> None:
+@pytest.mark.parametrize("batch_size", [1, 7, 200])
+def test_file_and_stdin(producer: FakeProducer, batch_size: int) -> None:
     stdin = io.BytesIO(b'{"title": "Stdin story about markets"}\nnot json\n')
-    plan = IngestPlan(files=(FileSource(NEWS_JSONL),), stdin=True)
+    plan = IngestPlan(files=(FileSource(NEWS_JSONL),), stdin=True, batch_size=batch_size)
     counts = run_ingest(plan, producer, stop=threading.Event(), topic_raw="raw", topic_dlq="dlq", stdin=stdin)
-    assert counts.as_dict() == {"ingested": 64, "produced": 56, "deduplicated": 5, "dlq": 3}
-    assert producer.flushed == 1
+    assert counts.as_dict() == {"ingested": 64, "produced": 56, "deduplicated": 5, "dlq": 3, "rejected": 0}
+    assert len(producer.sent) == 56 + 3
+
+
+def test_bad_rows_do_not_stop_a_file(producer: FakeProducer, tmp_path: Path) -> None:
+    """A lone surrogate, a bad date, wrong types, broken JSON: each row is dead-lettered, the run goes on."""
+    lines = [
+        b'{"title": "Good story one about markets", "url": "https://example.com/1"}',
+        b'{"title": "Lone \\ud800 surrogate"}',
+        b'{"title": "Bad date", "published_at": "31/31/2026"}',
+        b'{"title": ["not", "text"]}',
+        b'{"title": "Huge epoch", "published_at": 1e400}',
+        b'{"title": "Broken',
+        b'{"title": "NUL \\u0000 inside", "url": "https://example.com/nul"}',
+        b'{"title": "Good story two about markets", "url": "https://example.com/2"}',
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    counts = run_ingest(IngestPlan(files=(FileSource(path),), batch_size=3), producer, stop=threading.Event())
+    assert counts.ingested == len(lines)
+    assert counts.ingested == counts.produced + counts.deduplicated + counts.dlq
+    assert counts.dlq >= 5 and counts.produced >= 2
 
 
 def test_stop_event_ends_file_reading(producer: FakeProducer) -> None:

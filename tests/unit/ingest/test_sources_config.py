@@ -23,7 +23,6 @@ feeds:
   - {url: "https://example.com/a.rss", name: a, interval_s: 60, timezone: America/New_York}
 files:
   - {path: data/a.csv, map: {title: headline}, source: archive}
-serve: {port: 0}
 """,
     )
     config = load_sources(path)
@@ -31,7 +30,6 @@ serve: {port: 0}
     assert config.files[0].path == tmp_path / "data" / "a.csv"
     assert dict(config.files[0].column_map.columns) == {"title": "headline"}
     assert config.files[0].tz is UTC
-    assert config.serve is not None and config.serve.port == 0
 
 
 @pytest.mark.parametrize(
@@ -45,7 +43,7 @@ serve: {port: 0}
         ),
         ("files:\n  - {path: a.csv, map: {titel: x}}\n", "files[0].map: column map: unknown field 'titel'"),
         ("files:\n  - {map: {title: x}}\n", "files[0].path: Field required"),
-        ("serve: {port: 70000}\n", "serve.port"),
+        ("serve: {port: 8080}\n", "serve: HTTP push moved to `finsent serve"),
         ("feed: []\n", "feed: Extra inputs are not permitted"),
         ("- a\n- b\n", "expected a mapping"),
         ("feeds: [\n", "not valid YAML"),
@@ -63,3 +61,9 @@ def test_errors_name_file_and_field(tmp_path: Path, text: str, fragment: str) ->
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SourcesConfigError, match="cannot read"):
         load_sources(tmp_path / "nope.yaml")
+
+
+def test_the_shipped_sources_file_is_valid() -> None:
+    shipped = Path(__file__).resolve().parents[3] / "deploy" / "sources.yaml"
+    config = load_sources(shipped)
+    assert config.feeds and all(feed.url.startswith("https://") for feed in config.feeds)

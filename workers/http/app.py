@@ -1,0 +1,78 @@
+"""`create_app(context, routers)`: the one ASGI app of `finsent serve`.
+
+Routers are pluggable: `DEFAULT_ROUTERS` (operations, ingest) unless others are given; the read
+API and the dashboard pass theirs too, or call `app.include_router` on the result. Each protected
+route declares its scope with `Depends(require_scope(...))`. Errors are `{"error": message}`
+(validation errors add `errors`, without echoing the input); every body is ASCII JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRouter
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from workers.http.access import AccessLog
+from workers.http.context import AppContext
+from workers.http.limits import RequestLimits
+from workers.http.responses import SafeJSONResponse, error_response
+from workers.http.routes import DEFAULT_ROUTERS
+
+log = logging.getLogger(__name__)
+
+
+def _version() -> str:
+    try:
+        return version("finsent")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app(context: AppContext, routers: Sequence[APIRouter] | None = None) -> FastAPI:
+    """The app over `context`, with `routers` (default: `DEFAULT_ROUTERS`) mounted."""
+    app = FastAPI(
+        title="finsent",
+        version=_version(),
+        description="Streaming monitor for financial news sentiment. Authenticate with "
+        "`Authorization: Bearer <token>` (`finsent token create --scope ingest|read|admin`).",
+        default_response_class=SafeJSONResponse,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.context = context
+    for router in DEFAULT_ROUTERS if routers is None else routers:
+        app.include_router(router)
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _internal_error)
+    # outermost last: the access log sees every answer, limits apply before any route runs
+    app.add_middleware(
+        RequestLimits,  # type: ignore[arg-type]
+        max_body_bytes=context.max_body_bytes,
+        read_timeout_s=context.settings.http_read_timeout_s,
+    )
+    app.add_middleware(AccessLog, registry=context.registry)  # type: ignore[arg-type]
+    return app
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> SafeJSONResponse:
+    return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> SafeJSONResponse:
+    errors = [
+        {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+        for err in exc.errors()
+    ]
+    return error_response(422, "invalid request", errors=errors)
+
+
+async def _internal_error(_request: Request, exc: Exception) -> SafeJSONResponse:
+    log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    return error_response(500, "internal error")
