@@ -3,21 +3,31 @@
 A small chain of stages per round: claim -> sign and send -> classify -> record.
 
 - claim: due rows (`status='pending' AND next_attempt_at <= now`), `FOR UPDATE SKIP LOCKED` on
-  Postgres, leased by pushing `next_attempt_at` forward, so several dispatchers never send the
-  same row at once and a crashed one's rows come back after the lease. Per receiver, rows go out
-  in order: a row waits while an older row of its receiver is backing off (head of line).
+  Postgres, leased: `next_attempt_at` pushed `lease_s` forward and a fresh `lease_token` written.
+  Per receiver, rows go out in order: a row waits while an older row of its receiver is backing
+  off (head of line).
+- renew: right before each send, the row's lease is renewed *if the token is still ours*
+  (`UPDATE ... WHERE lease_token = ours`). A dispatcher that took longer than the lease over the
+  earlier rows of its batch finds its token replaced by whoever claimed the row after the lease
+  ran out, and skips it: two dispatchers never send one row at the same time, however long a
+  batch takes. `lease_s` must exceed the longest single send (a request is bounded by its
+  receiver's `timeout_s` per connect/read/write; `lease_s >= 4 x timeout_s` is enforced). A
+  dispatcher killed mid-send leaves the row leased; another sends it once the lease is over,
+  with the same `webhook-id` (at least once: receivers dedup on `webhook-id`).
 - send: the stored body, Standard Webhooks headers; the same `webhook-id` on every attempt and a
   fresh `webhook-timestamp` (always the wall clock: receivers check it; `clock` only schedules).
-- classify: 2xx delivered; timeouts, connection errors, 429 and 5xx are retried
+- classify: 2xx delivered; timeouts, connection errors, 408, 429 and 5xx are retried
   (`Retry-After` honoured); other 4xx fail at once (not recoverable).
-- record: retry at `next_attempt(...)` (exponential backoff, jitter), or `failed` once the next
-  attempt would be later than `created_at + max_age`; `last_error` says why.
+- record (only while the token is ours): retry at `next_attempt(...)` (tenacity's exponential
+  backoff, with jitter), or `failed` once the next attempt would be later than
+  `created_at + max_age`; `last_error` says why.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +36,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import tenacity
 from sqlalchemy import Engine, and_, exists, func, select, update
 from sqlalchemy.orm import aliased
 
@@ -48,6 +59,12 @@ class RetryPolicy:
     jitter: float = 0.5
     """Fraction of the backoff that is random: delay = backoff * (1 - jitter + jitter * U[0,1))."""
 
+    def backoff(self, attempts: int) -> float:
+        """Seconds before attempt `attempts + 1` without jitter: tenacity's exponential wait."""
+        state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
+        state.attempt_number = max(attempts, 1)
+        return float(tenacity.wait_exponential(multiplier=self.base_s, max=self.cap_s)(state))
+
 
 def next_attempt(
     attempts: int,
@@ -60,8 +77,7 @@ def next_attempt(
     """When to try again after `attempts` failed attempts (>= 1): exponential backoff with jitter,
     never sooner than the receiver's `Retry-After`. `rand` in [0, 1) is the jitter draw.
     """
-    backoff = min(policy.cap_s, policy.base_s * 2 ** max(attempts - 1, 0))
-    delay = backoff * (1.0 - policy.jitter + policy.jitter * rand)
+    delay = policy.backoff(attempts) * (1.0 - policy.jitter + policy.jitter * rand)
     if retry_after_s is not None:
         delay = max(delay, retry_after_s)
     return now + timedelta(seconds=delay)
@@ -84,7 +100,9 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class AttemptResult:
+    """What one HTTP attempt means for its delivery."""
+
     delivered: bool
     retryable: bool
     status_code: int | None = None
@@ -92,20 +110,20 @@ class Outcome:
     retry_after_s: float | None = None
 
 
-def classify(response: httpx.Response | None, error: Exception | None, now: datetime) -> Outcome:
+def classify(response: httpx.Response | None, error: Exception | None, now: datetime) -> AttemptResult:
     """What an attempt's response (or exception) means for the delivery."""
     if error is not None:
         retryable = isinstance(error, httpx.TransportError)
-        return Outcome(False, retryable, None, f"{type(error).__name__}: {error}"[:500])
+        return AttemptResult(False, retryable, None, f"{type(error).__name__}: {error}"[:500])
     assert response is not None
     code = response.status_code
     if 200 <= code < 300:
-        return Outcome(True, False, code)
+        return AttemptResult(True, False, code)
     retry_after = parse_retry_after(response.headers.get("retry-after"), now)
     text = f"HTTP {code}: {response.text[:200]}"
     if code == 429 or code >= 500 or code == 408:
-        return Outcome(False, True, code, text, retry_after)
-    return Outcome(False, False, code, text)
+        return AttemptResult(False, True, code, text, retry_after)
+    return AttemptResult(False, False, code, text)
 
 
 @dataclass
@@ -114,12 +132,15 @@ class DispatchStats:
     delivered: int = 0
     retried: int = 0
     failed: int = 0
+    lost_lease: int = 0
+    """Claimed rows another dispatcher took over (this one's lease had run out): not sent here."""
 
     def add(self, other: DispatchStats) -> None:
         self.claimed += other.claimed
         self.delivered += other.delivered
         self.retried += other.retried
         self.failed += other.failed
+        self.lost_lease += other.lost_lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +153,7 @@ class _Claimed:
     attempts: int
     created_at: datetime
     due_at: datetime
+    token: str
 
 
 class Dispatcher:
@@ -147,7 +169,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
         batch_size: int = 100,
-        on_outcome: Callable[[str, Outcome], None] | None = None,
+        on_outcome: Callable[[str, AttemptResult], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
@@ -159,6 +181,12 @@ class Dispatcher:
         self.batch_size = batch_size
         self.on_outcome = on_outcome
         self.wall_clock = wall_clock
+        longest = max((r.timeout_s for r in self.receivers.values()), default=0.0)
+        if self.policy.lease_s < 4 * longest:
+            raise ValueError(
+                f"[ALR060] the dispatcher lease ({self.policy.lease_s:g}s) must be at least 4x the longest "
+                f"receiver timeout ({longest:g}s): a send must end before its lease does"
+            )
 
     def close(self) -> None:
         self.client.close()
@@ -172,11 +200,17 @@ class Dispatcher:
             if row.receiver in blocked:
                 self._release(row)  # keep per-receiver order: retry after the head is through
                 continue
+            if not self._renew(row):
+                stats.lost_lease += 1
+                log.warning("webhook %s: lease taken over by another dispatcher; not sent here", row.webhook_id)
+                continue
             outcome = self._send(row)
             if self.on_outcome is not None:
                 self.on_outcome(row.receiver, outcome)
             result = self._record(row, outcome)
-            if result == "delivered":
+            if result == "lost":
+                stats.lost_lease += 1
+            elif result == "delivered":
                 stats.delivered += 1
             elif result == "retry":
                 stats.retried += 1
@@ -194,6 +228,14 @@ class Dispatcher:
             if stats.claimed == 0:
                 break
         return total
+
+    def wait_for_due(self, max_s: float = 5.0) -> None:
+        """Sleep until the earliest pending row is due (at most `max_s`; for demos and drains)."""
+        d = WebhookDelivery
+        with self.engine.connect() as conn:
+            earliest = conn.scalar(select(func.min(d.next_attempt_at)).where(d.status == "pending"))
+        if earliest is not None:
+            time.sleep(min(max((earliest - self.clock()).total_seconds(), 0.01), max_s))
 
     # --- stages -----------------------------------------------------------------------------------
 
@@ -219,19 +261,34 @@ class Dispatcher:
             .with_for_update(skip_locked=True, of=d)
         )
         lease_until = now + timedelta(seconds=self.policy.lease_s)
+        token = secrets.token_hex(16)
         with self.engine.begin() as conn:
-            rows = [_Claimed(*r) for r in conn.execute(query)]
+            rows = [_Claimed(*r, token) for r in conn.execute(query)]
             if rows:
                 conn.execute(
-                    update(d).where(d.id.in_([r.id for r in rows])).values(next_attempt_at=lease_until)
+                    update(d)
+                    .where(d.id.in_([r.id for r in rows]))
+                    .values(next_attempt_at=lease_until, lease_token=token)
                 )
         return rows
 
-    def _send(self, row: _Claimed) -> Outcome:
+    def _renew(self, row: _Claimed) -> bool:
+        """Extend this row's lease to a full `lease_s` from now, if it is still ours."""
+        d = WebhookDelivery
+        lease_until = self.clock() + timedelta(seconds=self.policy.lease_s)
+        with self.engine.begin() as conn:
+            renewed = conn.execute(
+                update(d)
+                .where(d.id == row.id, d.lease_token == row.token, d.status == "pending")
+                .values(next_attempt_at=lease_until)
+            )
+        return renewed.rowcount == 1
+
+    def _send(self, row: _Claimed) -> AttemptResult:
         receiver = self.receivers.get(row.receiver)
         now = self.clock()
         if receiver is None:
-            return Outcome(False, False, None, f"receiver {row.receiver!r} is not configured")
+            return AttemptResult(False, False, None, f"receiver {row.receiver!r} is not configured")
         headers = headers_for(
             receiver.secret.get_secret_value(), row.webhook_id, int(self.wall_clock()), row.payload
         )
@@ -244,7 +301,7 @@ class Dispatcher:
             return classify(None, exc, now)
         return classify(response, None, now)
 
-    def _record(self, row: _Claimed, outcome: Outcome) -> str:
+    def _record(self, row: _Claimed, outcome: AttemptResult) -> str:
         now = self.clock()
         d = WebhookDelivery
         attempts = row.attempts + 1
@@ -275,8 +332,12 @@ class Dispatcher:
             else:
                 values.update(next_attempt_at=retry_at)
                 result = "retry"
+        values["lease_token"] = None
         with self.engine.begin() as conn:
-            conn.execute(update(d).where(d.id == row.id).values(**values))
+            recorded = conn.execute(update(d).where(d.id == row.id, d.lease_token == row.token).values(**values))
+        if recorded.rowcount != 1:
+            log.warning("webhook %s: lease lost while sending; the result is not recorded here", row.webhook_id)
+            return "lost"
         log.log(
             logging.WARNING if result == "failed" else logging.DEBUG,
             "webhook %s to %s: %s (%s)",
@@ -290,7 +351,9 @@ class Dispatcher:
     def _release(self, row: _Claimed) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(WebhookDelivery).where(WebhookDelivery.id == row.id).values(next_attempt_at=row.due_at)
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == row.id, WebhookDelivery.lease_token == row.token)
+                .values(next_attempt_at=row.due_at, lease_token=None)
             )
 
 

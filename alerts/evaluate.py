@@ -19,8 +19,6 @@ The volume floor (`min_count`) is checked first: below it a rule is never active
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,19 +45,8 @@ class Decision:
     figures: Mapping[str, float] = field(default_factory=dict)
 
     @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.rule.name, self.labels)
-
-    @property
     def topic(self) -> str:
         return dict(self.labels).get("topic", "")
-
-
-def fingerprint(rule_name: str, labels: GroupKey | Mapping[str, str]) -> str:
-    """Stable identity of an alert: sha256 of the rule name and its group labels (32 hex chars)."""
-    items = sorted(labels.items()) if isinstance(labels, Mapping) else sorted(labels)
-    blob = json.dumps({"rule": rule_name, "labels": items}, separators=(",", ":"), sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 def normal_sf(z: float) -> float:

@@ -153,11 +153,28 @@ def build_payload(
     }
 
 
+def slack_escape(text: object) -> str:
+    """Text safe inside Slack `mrkdwn`: `&`, `<` and `>` become entities, so a headline holding
+    `<!channel>` or `<https://evil|click>` shows as typed and never pings or links."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_url(url: str) -> str:
+    """A URL inside `<url|label>`: escaped, and `|` (which would end it) percent-encoded."""
+    return slack_escape(url).replace("|", "%7C")
+
+
 def slack_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A Slack incoming-webhook body (`text` fallback + Block Kit `blocks`) of a JSON payload."""
+    """A Slack incoming-webhook body (`text` fallback + Block Kit `blocks`) of a JSON payload.
+
+    Every text from the data (headlines, topics, entity names, rule names) is escaped
+    (`slack_escape`) wherever Slack parses markup: `text` and every `mrkdwn` element; the header
+    is `plain_text`, which Slack shows verbatim.
+    """
     firing = payload["status"] == "firing"
     icon = ":rotating_light:" if firing else ":white_check_mark:"
-    title = f"{icon} [{payload['status'].upper()}] {payload['rule']}: {payload['topic']}"
+    plain_title = f"{icon} [{payload['status'].upper()}] {payload['rule']}: {payload['topic']}"
+    title = f"{icon} [{payload['status'].upper()}] {slack_escape(payload['rule'])}: {slack_escape(payload['topic'])}"
     counts = payload["counts"]
     share = payload.get("negative_share")
     base = payload["baseline"].get("negative_share")
@@ -167,23 +184,23 @@ def slack_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
         + (f" ({share:.0%})" if share is not None else "")
         + (f" vs baseline {base:.0%}" if base is not None else "")
         + (f", z = {z:.1f}" if z is not None else "")
-        + f"\nwindow {payload['window']['start']} to {payload['window']['end']}"
+        + f"\nwindow {slack_escape(payload['window']['start'])} to {slack_escape(payload['window']['end'])}"
     )
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:150], "emoji": True}},
+        {"type": "header", "text": {"type": "plain_text", "text": plain_title[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": facts}},
     ]
     if payload["headlines"]:
         lines = [
-            f"• <{h['url']}|{h['title']}>" if h.get("url") else f"• {h['title']}"
+            f"• <{_slack_url(h['url'])}|{slack_escape(h['title'])}>" if h.get("url") else f"• {slack_escape(h['title'])}"
             for h in payload["headlines"]
         ]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000]}})
     if payload["entities"]:
-        names = ", ".join(e["ticker"] or e["text"] for e in payload["entities"])
+        names = ", ".join(slack_escape(e["ticker"] or e["text"]) for e in payload["entities"])
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Entities: {names}"}]})
     blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{payload['link']}|Open in finsent>"}]}
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{_slack_url(payload['link'])}|Open in finsent>"}]}
     )
     return {"text": title, "blocks": blocks}
 

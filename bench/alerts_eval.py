@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import text  # noqa: E402
 
-from alerts.engine import AlertEngine, InMemoryStateStore, PostgresStateStore  # noqa: E402
+from alerts.engine import AlertEngine  # noqa: E402
 from alerts.rules import DEFAULT_RULES_PATH, load_rules  # noqa: E402
+from alerts.state_store import InMemoryStateStore, SqlStateStore  # noqa: E402
 from bench.common import scratch_postgres  # noqa: E402
 from pipeline.db import make_engine, migrate  # noqa: E402
 from pipeline.model.labels import TOPIC_NAMES  # noqa: E402
@@ -103,7 +104,7 @@ def main() -> int:
         # cold: a fresh engine computes every baseline (what happens once per 5-minute step)
         cold = []
         for i in range(args.repeat):
-            live = AlertEngine(engine, rules, PostgresStateStore(engine, {}), model_version=VERSION)
+            live = AlertEngine(engine, rules, SqlStateStore(engine, {}), model_version=VERSION)
             started = time.perf_counter()
             result = live.tick(END + timedelta(minutes=5 * i))
             cold.append(time.perf_counter() - started)

@@ -49,8 +49,15 @@ class Settings(BaseSettings):
     alerts_interval_s: float = Field(default=30.0, gt=0, description="seconds between rule evaluations")
     alerts_dispatch_interval_s: float = Field(default=2.0, gt=0, description="seconds between outbox scans")
     alerts_model_version: str | None = Field(
-        default=None, description="model version the rules evaluate; unset = the latest stored"
+        default=None, description="model version the rules evaluate; unset = `finsent model activate`'s"
     )
+    alerts_allowed_lateness_s: float = Field(
+        default=60.0, ge=0, description="a tick is evaluated this long after its event time"
+    )
+    alerts_max_catch_up_s: float = Field(
+        default=86_400.0, ge=0, description="after downtime, missed ticks up to this far back are evaluated"
+    )
+    webhook_lease_s: float = Field(default=120.0, gt=0, description="a dispatcher's hold on a webhook it sends")
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_max_age_s: float = Field(default=86_400.0, gt=0, description="give up on a webhook after this")
     public_url: str = Field(default="http://localhost:8080", description="base of links back in alerts")

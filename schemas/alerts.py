@@ -31,3 +31,5 @@ class AlertEvent(Contract):
     started_at: UtcDatetime
     ended_at: UtcDatetime | None = None
     emitted_at: UtcDatetime = Field(default_factory=utc_now)
+    model_version: str | None = Field(default=None, max_length=100)
+    """The model version whose enrichments the rule evaluated (part of the fingerprint)."""

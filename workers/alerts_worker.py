@@ -1,5 +1,6 @@
-"""The alerts worker: evaluate the rules every `alerts_interval_s`, dispatch the outbox every few
-seconds (APScheduler background jobs, one instance each, missed runs coalesced), until stopped.
+"""The alerts worker process: evaluate the due ticks every `alerts_interval_s` (event-time
+watermark, catch-up after downtime: `alerts.watermark`), dispatch the outbox every few seconds
+(APScheduler background jobs, one instance each, missed runs coalesced), until stopped.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from kafka import KafkaProducer
 from alerts.dispatcher import Dispatcher, delivery_counts
 from alerts.engine import AlertEngine, TickResult
 from alerts.metrics import AlertsMetrics
-from alerts.stats import floor_time
+from alerts.watermark import Watermark
 from pipeline.kafka.produce import CheckedSends
 from schemas import AlertEvent, encode, utc_now
 
@@ -47,6 +48,8 @@ class AlertsWorker:
         *,
         interval_s: float = 30.0,
         dispatch_interval_s: float = 2.0,
+        lateness_s: float = 60.0,
+        max_catch_up_s: float = 86_400.0,
         metrics: AlertsMetrics | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -54,45 +57,68 @@ class AlertsWorker:
         self.dispatcher = dispatcher
         self.interval_s = interval_s
         self.dispatch_interval_s = dispatch_interval_s
+        self.watermark = Watermark(
+            timedelta(seconds=interval_s), timedelta(seconds=lateness_s), timedelta(seconds=max_catch_up_s)
+        )
         self.metrics = metrics or AlertsMetrics.create()
         self.clock = clock
+        self.stop = threading.Event()
         self.last_tick: TickResult | None = None
         self.last_tick_at: datetime | None = None
         self.last_error: str | None = None
-        self.totals = {"evaluations": 0, "fired": 0, "resolved": 0, "delivered": 0, "failed": 0}
+        self.totals = {"evaluations": 0, "caught_up": 0, "skipped": 0, "fired": 0, "resolved": 0,
+                       "delivered": 0, "failed": 0}
 
-    def evaluate_once(self) -> TickResult | None:
-        """One tick at the clock floored to the interval (see `alerts.engine.tick_times`), so that a
-        backtest at the same cadence evaluates at the same instants; a repeated instant is skipped."""
-        now = floor_time(self.clock(), timedelta(seconds=self.interval_s))
-        if self.last_tick_at is not None and now <= self.last_tick_at:
-            return None
-        started = time.perf_counter()
+    def evaluate_once(self) -> list[TickResult]:
+        """Evaluate every due tick in order (one, or the missed ones after downtime), each stored
+        with its progress; stops early when the worker is asked to stop."""
         try:
-            result = self.engine.tick(now)
+            due = self.watermark.due(self.engine.store.last_tick(), self.clock())
         except Exception as exc:  # noqa: BLE001 - keep the schedule alive; report via health
-            self.metrics.evaluation_errors.inc()
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.exception("alert evaluation failed")
-            return None
-        self.metrics.evaluation_seconds.observe(time.perf_counter() - started)
+            return self._failed(exc)
+        if due.skipped:
+            self.totals["skipped"] += due.skipped
+            log.warning("skipping %d missed ticks older than the catch-up limit", due.skipped)
+        if len(due.ticks) > 1:
+            log.info("catching up %d ticks from %s", len(due.ticks), due.ticks[0].isoformat())
+            self.totals["caught_up"] += len(due.ticks) - 1
+        results = []
+        for at in due.ticks:
+            if self.stop.is_set():
+                break
+            started = time.perf_counter()
+            try:
+                result = self.engine.tick(at, record=True)
+            except Exception as exc:  # noqa: BLE001
+                return self._failed(exc)
+            self.metrics.evaluation_seconds.observe(time.perf_counter() - started)
+            self._count(result)
+            results.append(result)
+        return results
+
+    def _failed(self, exc: Exception) -> list[TickResult]:
+        self.metrics.evaluation_errors.inc()
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.exception("alert evaluation failed")
+        return []
+
+    def _count(self, result: TickResult) -> None:
         self.metrics.evaluations.inc()
         self.metrics.silenced.inc(len(result.silenced))
         for emitted in result.events:
             self.metrics.events.labels(emitted.event.status).inc()
-        self.totals["evaluations"] += 1
-        self.totals["fired"] += len(result.firing)
-        self.totals["resolved"] += len(result.resolved)
-        self.last_tick, self.last_tick_at, self.last_error = result, result.now, None
-        for emitted in result.events:
             log.info(
-                "alert %s %s rule=%s topic=%s",
+                "alert %s %s rule=%s topic=%s model_version=%s",
                 emitted.event.status,
                 emitted.event.fingerprint,
                 emitted.event.rule,
                 emitted.event.topic,
+                emitted.model_version,
             )
-        return result
+        self.totals["evaluations"] += 1
+        self.totals["fired"] += len(result.firing)
+        self.totals["resolved"] += len(result.resolved)
+        self.last_tick, self.last_tick_at, self.last_error = result, result.now, None
 
     def dispatch_once(self) -> None:
         try:
@@ -109,10 +135,8 @@ class AlertsWorker:
         self.totals["failed"] += stats.failed
 
     def health(self) -> dict[str, Any]:
-        stale = (
-            self.last_tick_at is None
-            or (self.clock() - self.last_tick_at).total_seconds() > 3 * self.interval_s
-        )
+        newest = self.watermark.newest(self.clock())
+        stale = self.last_tick_at is None or (newest - self.last_tick_at).total_seconds() > 3 * self.interval_s
         return {
             "ok": self.last_error is None and not (stale and self.totals["evaluations"] > 0),
             "last_tick_at": self.last_tick_at,
@@ -123,31 +147,26 @@ class AlertsWorker:
 
     def run(self, stop: threading.Event) -> dict[str, int]:
         """Run both jobs until `stop` is set; the running jobs finish before this returns."""
+        self.stop = stop
         logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # a line per run
         scheduler = BackgroundScheduler(timezone="UTC")
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-        interval = timedelta(seconds=self.interval_s)
         scheduler.add_job(
-            self.evaluate_once,
-            "interval",
-            seconds=self.interval_s,
-            start_date=floor_time(utc_now(), interval),  # fire on the aligned instants
-            id="evaluate",
-            next_run_time=utc_now(),
-            **common,
+            self.evaluate_once, "interval", seconds=self.interval_s, id="evaluate", next_run_time=utc_now(), **common
         )
         scheduler.add_job(
             self.dispatch_once,
             "interval",
             seconds=self.dispatch_interval_s,
             id="dispatch",
-            next_run_time=datetime.now(tz=utc_now().tzinfo),
+            next_run_time=utc_now(),
             **common,
         )
         scheduler.start()
         log.info(
-            "alerts worker: evaluating every %ss, dispatching every %ss",
+            "alerts worker: evaluating every %ss (allowed lateness %ss), dispatching every %ss",
             self.interval_s,
+            self.watermark.lateness.total_seconds(),
             self.dispatch_interval_s,
         )
         try:

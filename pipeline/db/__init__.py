@@ -5,8 +5,8 @@ from pipeline.db.gate import SchemaMismatchError, open_database, require_head
 from pipeline.db.migrate import current, downgrade, head, upgrade
 from pipeline.db.models import (
     TABLE_NAMES,
-    AlertEvent,
-    AlertState,
+    AlertEventRow,
+    AlertStateRow,
     Article,
     Base,
     Enrichment,
@@ -26,8 +26,8 @@ from pipeline.db.writer import (
 
 __all__ = [
     "TABLE_NAMES",
-    "AlertEvent",
-    "AlertState",
+    "AlertEventRow",
+    "AlertStateRow",
     "Article",
     "Base",
     "Enrichment",

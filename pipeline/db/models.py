@@ -122,8 +122,9 @@ class Entity(Base):
     enrichment: Mapped[Enrichment] = relationship(back_populates="entities")
 
 
-class AlertState(Base):
-    """The evaluator's memory of one alert (one fingerprint) between evaluations."""
+class AlertStateRow(Base):
+    """The evaluator's memory of one alert (one fingerprint) between evaluations
+    (`alerts.lifecycle.AlertState`)."""
 
     __tablename__ = "alert_states"
     __table_args__ = (CheckConstraint(one_of("status", ALERT_STATE_STATUSES), name="status"),)
@@ -142,10 +143,16 @@ class AlertState(Base):
     notified_status: Mapped[str | None] = mapped_column(String(16), comment="what was last notified")
     consecutive_hits: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_figures: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    model_version: Mapped[str | None] = mapped_column(String(100), comment="model version evaluated")
+    rule_kind: Mapped[str | None] = mapped_column(String(32))
+    severity: Mapped[str | None] = mapped_column(String(32))
+    receivers: Mapped[list[str] | None] = mapped_column(JsonType, comment="of the rule, for orphan resolutions")
+    rule_labels: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
 
-class AlertEvent(Base):
-    """One emitted firing or resolution (`schemas.AlertEvent`); `backtest` marks replays."""
+class AlertEventRow(Base):
+    """One emitted firing or resolution (the `schemas.AlertEvent` contract); `backtest` marks
+    events of a backtest delivery."""
 
     __tablename__ = "alert_events"
     __table_args__ = (
@@ -169,6 +176,7 @@ class AlertEvent(Base):
     emitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
     backtest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, comment="when it reached alerts.events")
+    model_version: Mapped[str | None] = mapped_column(String(100), comment="model version evaluated")
 
 
 class WebhookDelivery(Base):
@@ -194,6 +202,7 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(32), comment="the dispatcher claim that holds it")
 
 
 class Silence(Base):
@@ -231,6 +240,28 @@ class IngestSeen(Base):
     numbers_hash: Mapped[str] = mapped_column(String(16))
     published_at: Mapped[datetime] = mapped_column(UtcDateTime)
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AlertProgress(Base):
+    """How far an evaluator got: the last tick (event time) whose states and events are stored."""
+
+    __tablename__ = "alert_progress"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_tick_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ModelActivation(Base):
+    """A log of `finsent model activate V`: the latest row is the version live alerts evaluate."""
+
+    __tablename__ = "model_activations"
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    model_version: Mapped[str] = mapped_column(String(100))
+    activated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    activated_by: Mapped[str] = mapped_column(String(100), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
 
 
 TABLES: Final = tuple(Base.metadata.sorted_tables)

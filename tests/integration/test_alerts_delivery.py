@@ -16,11 +16,10 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, insert, select
 
 from alerts.dispatcher import Dispatcher, RetryPolicy, delivery_counts, failed_deliveries
-from alerts.engine import webhook_id
 from alerts.local_receiver import LocalReceiver
+from alerts.outbox import webhook_id
 from alerts.receivers import Receiver
-from pipeline.db.models import AlertEvent as AlertEventRow
-from pipeline.db.models import WebhookDelivery
+from pipeline.db.models import AlertEventRow, WebhookDelivery
 
 pytestmark = pytest.mark.integration
 

@@ -15,16 +15,17 @@ from sqlalchemy import Engine
 
 from alerts.demo import run_demo_alerts
 from alerts.dispatcher import Dispatcher, RetryPolicy
-from alerts.engine import AlertEngine, PostgresStateStore
+from alerts.engine import AlertEngine
 from alerts.local_receiver import LocalReceiver
 from alerts.receivers import Receiver
 from alerts.rules import DEFAULT_RULES_PATH, RulesFile, load_rules
 from alerts.silences import add_silence
+from alerts.state_store import SqlStateStore
 from pipeline.config import Settings
 from pipeline.db import store_batch
 from pipeline.kafka.clients import make_producer
 from schemas import utc_now
-from tests.fixtures.alerts_data import item, stream
+from tests.fixtures.alerts_data import MODEL_VERSION, item, stream
 from workers.alerts_worker import AlertsWorker, kafka_publisher
 
 pytestmark = pytest.mark.integration
@@ -50,12 +51,13 @@ def test_worker_fires_and_delivers_on_its_schedule(pg_engine: Engine, kafka_sett
         engine = AlertEngine(
             pg_engine,
             RulesFile(DEFAULT_RULES_PATH).current,
-            PostgresStateStore(pg_engine, receivers),
+            SqlStateStore(pg_engine, receivers),
             receivers=["desk"],
+            model_version=MODEL_VERSION,
             publish=kafka_publisher(producer, kafka_settings.topic_alerts),
         )
         dispatcher = Dispatcher(pg_engine, receivers, policy=RetryPolicy(base_s=0.1, cap_s=0.5))
-        worker = AlertsWorker(engine, dispatcher, interval_s=0.3, dispatch_interval_s=0.2)
+        worker = AlertsWorker(engine, dispatcher, interval_s=0.3, dispatch_interval_s=0.2, lateness_s=0)
         stop = threading.Event()
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         thread.start()
@@ -94,7 +96,9 @@ def test_silence_mutes_the_burst_and_resolution_is_not_sent(pg_engine: Engine) -
         comment="known story",
         created_by="test",
     )
-    engine = AlertEngine(pg_engine, load_rules(DEFAULT_RULES_PATH), PostgresStateStore(pg_engine, {}))
+    engine = AlertEngine(
+        pg_engine, load_rules(DEFAULT_RULES_PATH), SqlStateStore(pg_engine, {}), model_version=MODEL_VERSION
+    )
     silenced, events = set(), []
     now = burst
     while now < burst + timedelta(hours=1):
@@ -110,12 +114,14 @@ def main(argv: list[str]) -> int:
     import argparse
 
     from workers.commands import alerts as alerts_cmd
+    from workers.commands import model as model_cmd
     from workers.commands import silence as silence_cmd
 
     parser = argparse.ArgumentParser(prog="finsent")
     sub = parser.add_subparsers(dest="command", required=True)
     alerts_cmd.register(sub)
     silence_cmd.register(sub)
+    model_cmd.register_activation(sub)
     args = parser.parse_args(argv)
     return int(args.handler(args, Settings()))
 
@@ -160,6 +166,11 @@ def test_cli_alerts_evaluate_and_check_rules(
     )
     store_batch(pg_engine, raws, enriched)
     at = (burst + timedelta(minutes=20)).isoformat()
+    assert main(["model", "active"]) == 1  # nothing active: live alerts evaluate nothing
+    assert json.loads(capsys.readouterr().out)["stored"] == {MODEL_VERSION: len(enriched)}
+    assert main(["model", "activate", "no-such-version"]) == 1
+    assert main(["model", "activate", MODEL_VERSION, "--comment", "test"]) == 0
+    assert json.loads(capsys.readouterr().out)["active"] == MODEL_VERSION
     assert main(["alerts", "evaluate", "--at", at]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     active = [line for line in lines if "labels" in line and line["active"]]
@@ -193,7 +204,7 @@ def test_demo_hook_fires_and_delivers(db_engine: Engine) -> None:
     raws, enriched = _demo_sample(datetime(2026, 11, 27, 13, 0, tzinfo=UTC))
     store_batch(db_engine, raws, enriched)
     with LocalReceiver(SECRET) as rx:
-        result = run_demo_alerts(db_engine, Settings(), rx.url, SECRET)
+        result = run_demo_alerts(db_engine, Settings(), rx.url, SECRET, model_version=MODEL_VERSION)
         assert rx.log.rejected == []
         assert [(d.json["status"], d.json["topic"]) for d in rx.log.deliveries] == [
             ("firing", "Earnings"),
@@ -209,7 +220,7 @@ def test_demo_hook_starts_its_own_receiver(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     raws, enriched = _demo_sample(datetime(2026, 11, 27, 13, 0, tzinfo=UTC))
     store_batch(engine, raws, enriched)
-    assert run_demo_alerts(engine, Settings())[:2] == (1, 2)
+    assert run_demo_alerts(engine, Settings(), model_version=MODEL_VERSION)[:2] == (1, 2)
     engine.dispose()
 
 
@@ -235,7 +246,11 @@ def test_failed_publish_is_retried_after_the_next_tick(pg_engine: Engine) -> Non
         published.extend(f"{e.status}:{e.topic}" for e in events)
 
     engine = AlertEngine(
-        pg_engine, load_rules(DEFAULT_RULES_PATH), PostgresStateStore(pg_engine, {}), publish=flaky
+        pg_engine,
+        load_rules(DEFAULT_RULES_PATH),
+        SqlStateStore(pg_engine, {}),
+        model_version=MODEL_VERSION,
+        publish=flaky,
     )
     now, fired_at = burst, None
     while fired_at is None and now < burst + timedelta(minutes=30):

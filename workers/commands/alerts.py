@@ -26,7 +26,8 @@ def register(subparsers: Any) -> None:
     ev.add_argument(
         "--rules", type=Path, default=None, help="rules YAML (default: FINSENT_RULES_PATH or shipped)"
     )
-    ev.add_argument("--model-version", default=None, help="default: FINSENT_ALERTS_MODEL_VERSION or latest")
+    ev.add_argument("--model-version", default=None, help="default: the active one (FINSENT_ALERTS_MODEL_VERSION, "
+                    "else `finsent model activate`)")
     ev.add_argument("--commit", action="store_true", help="store states, events and webhooks like the worker")
     ev.add_argument("--all", action="store_true", help="print inactive decisions too")
     ev.set_defaults(handler=_evaluate)
@@ -64,16 +65,18 @@ def _rules_path(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from alerts.engine import AlertEngine, InMemoryStateStore, PostgresStateStore
+    from alerts.engine import AlertEngine
+    from alerts.lifecycle import fingerprint
     from alerts.receivers import load_receivers
     from alerts.rules import load_rules
+    from alerts.state_store import InMemoryStateStore, SqlStateStore
     from pipeline.db import open_database
     from schemas import utc_now
 
     db = open_database(settings)
     receivers = load_receivers(settings)
-    postgres = PostgresStateStore(db, receivers, public_url=settings.public_url)
-    store = postgres if args.commit else InMemoryStateStore(states=postgres.load())
+    stored = SqlStateStore(db, receivers, public_url=settings.public_url)
+    store = stored if args.commit else InMemoryStateStore(states=stored.load())
     engine = AlertEngine(
         db,
         load_rules(_rules_path(args, settings)),
@@ -91,7 +94,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
                         "labels": dict(d.labels),
                         "active": d.active,
                         "reason": d.reason,
-                        "fingerprint": d.fingerprint,
+                        "fingerprint": fingerprint(d.rule.name, d.labels, result.model_version or ""),
                         "figures": dict(d.figures),
                     },
                     default=str,
@@ -136,6 +139,7 @@ def _check_rules(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _deliveries(_args: argparse.Namespace, settings: Settings) -> int:
+    """Counts by status on the first line, then one line per failed delivery (newest first)."""
     from alerts.dispatcher import delivery_counts, failed_deliveries
     from pipeline.db import open_database
 
@@ -149,10 +153,11 @@ def _deliveries(_args: argparse.Namespace, settings: Settings) -> int:
 
 def run_alerts_worker(args: argparse.Namespace, settings: Settings) -> int:
     from alerts.dispatcher import Dispatcher, RetryPolicy
-    from alerts.engine import AlertEngine, PostgresStateStore
+    from alerts.engine import AlertEngine
     from alerts.metrics import AlertsMetrics
     from alerts.receivers import load_receivers
     from alerts.rules import RulesFile
+    from alerts.state_store import SqlStateStore
     from pipeline.db import open_database
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_producer
@@ -172,18 +177,21 @@ def run_alerts_worker(args: argparse.Namespace, settings: Settings) -> int:
         engine = AlertEngine(
             db,
             rules.current,
-            PostgresStateStore(db, receivers, public_url=settings.public_url),
+            SqlStateStore(db, receivers, public_url=settings.public_url),
             receivers=sorted(receivers),
             model_version=settings.alerts_model_version,
             publish=kafka_publisher(producer, settings.topic_alerts),
         )
-        dispatcher = Dispatcher(db, receivers, policy=RetryPolicy(max_age_s=settings.webhook_max_age_s))
+        policy = RetryPolicy(max_age_s=settings.webhook_max_age_s, lease_s=settings.webhook_lease_s)
+        dispatcher = Dispatcher(db, receivers, policy=policy)
         metrics = AlertsMetrics.create()
         worker = AlertsWorker(
             engine,
             dispatcher,
             interval_s=settings.alerts_interval_s,
             dispatch_interval_s=settings.alerts_dispatch_interval_s,
+            lateness_s=settings.alerts_allowed_lateness_s,
+            max_catch_up_s=settings.alerts_max_catch_up_s,
             metrics=metrics,
         )
         ops = None

@@ -1,4 +1,4 @@
-"""`finsent backtest`: the alerts the rules would have raised over history, at the live cadence.
+"""`finsent backtest`: the alerts the rules would have raised over history, on the live tick grid.
 
 Writes `--out FILE.json` (sorted keys, no wall-clock time: the same inputs give byte-identical
 files) and `FILE.csv` beside it; prints one JSON summary line. `--deliver RECEIVER` also sends the
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--to", dest="end", metavar="ISO", help="last evaluation (event time); default: last article + window")
     parser.add_argument("--topic", action="append", default=[], metavar="T", help="only these topics (repeatable)")
     parser.add_argument("--step", type=float, metavar="S", help="seconds between evaluations (FINSENT_ALERTS_INTERVAL_S)")
-    parser.add_argument("--model-version", metavar="V", help="enrichments of this version (default: the live one)")
+    parser.add_argument("--model-version", metavar="V", help="enrichments of this version (default: the active one)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.json", help="alerts as JSON (+ FILE.csv)")
     parser.add_argument("--deliver", metavar="RECEIVER", help="also send them to this receiver, marked backtest")
     parser.set_defaults(handler=handle)
@@ -65,15 +65,20 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
             print(f"finsent backtest: no receiver {args.deliver!r} (configured: {sorted(receivers)})", file=sys.stderr)
             return 2
 
-    from alerts.stats import latest_model_version
+    from alerts.backtest import default_bounds, run_backtest
+    from alerts.backtest_delivery import deliver_backtest
+    from alerts.backtest_report import to_csv, to_json
     from pipeline.db import open_database
-    from workers.backtest import default_bounds, deliver, run_backtest, to_csv, to_json
+    from pipeline.db.activation import active_version
 
     engine = open_database(settings)
     try:
-        with engine.connect() as conn:
-            version = args.model_version or settings.alerts_model_version or latest_model_version(conn)
-        bounds = default_bounds(engine, rules, version, step) if version else None
+        version = args.model_version or active_version(engine, settings.alerts_model_version).model_version
+        if version is None:
+            print("finsent backtest: no model version: give --model-version, set FINSENT_ALERTS_MODEL_VERSION "
+                  "or run `finsent model activate V`", file=sys.stderr)
+            return 1
+        bounds = default_bounds(engine, rules, version, step)
         if bounds is None:
             print(f"finsent backtest: no enrichments stored for model version {version!r}", file=sys.stderr)
             return 1
@@ -92,6 +97,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         csv_path.write_text(to_csv(result), encoding="utf-8")
         summary: dict[str, object] = {
             "ticks": result.ticks,
+            "evaluated_ticks": result.evaluated,
             "firing": sum(e.event.status == "firing" for e in result.events),
             "resolved": sum(e.event.status == "resolved" for e in result.events),
             "model_version": version,
@@ -99,7 +105,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
             "csv": str(csv_path),
         }
         if receiver is not None:
-            summary["delivery"] = deliver(
+            summary["delivery"] = deliver_backtest(
                 engine, result, receiver, public_url=settings.public_url, delivery_run=uuid.uuid4().hex
             )
     finally:

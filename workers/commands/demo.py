@@ -90,7 +90,12 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         )
         totals = worker.run(stop, until=lambda t: t.consumed >= ingested.produced)
         consumer.close(autocommit=False)
-        fired = run_demo_alerts(engine, settings, publish=kafka_publisher(producer, settings.topic_alerts))
+        fired = run_demo_alerts(
+            engine,
+            settings,
+            publish=kafka_publisher(producer, settings.topic_alerts),
+            model_version=predictor.model_version,
+        )
         producer.close()
     deadline.cancel()
     summary = {

@@ -58,6 +58,69 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ev.add_argument("--model", type=Path, default=None, help="checkpoint dir (default: settings / shipped)")
     ev.add_argument("--int8", action="store_true", help="evaluate the int8 dynamically quantized CPU model")
     ev.set_defaults(handler=run_evaluate)
+    register_activation(subparsers)
+
+
+def register_activation(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`finsent model activate V | active`: the model version live alerts evaluate."""
+    model = subparsers.add_parser("model", help="model versions: which one live alerts evaluate")
+    actions = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    activate = actions.add_parser("activate", help="make VERSION the one live alerts evaluate (logged)")
+    activate.add_argument("version", metavar="VERSION")
+    activate.add_argument("--comment", default="", help="why")
+    activate.add_argument("--force", action="store_true", help="even with no enrichment stored under it")
+    activate.set_defaults(handler=run_activate)
+    active = actions.add_parser("active", help="the active version, and the stored ones with their counts")
+    active.set_defaults(handler=run_active)
+
+
+def run_activate(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+    import json
+    import sys
+
+    from pipeline.db import open_database
+    from pipeline.db.activation import activate, active_version, stored_versions
+    from schemas import utc_now
+
+    engine = open_database(settings)
+    try:
+        stored = stored_versions(engine)
+        if args.version not in stored and not args.force:
+            print(f"finsent model activate: no enrichment is stored under {args.version!r} "
+                  f"(stored: {sorted(stored) or 'none'}); --force to activate it anyway", file=sys.stderr)
+            return 1
+        activate(engine, args.version, now=utc_now(), by=getpass.getuser(), comment=args.comment)
+        found = active_version(engine, settings.alerts_model_version)
+    finally:
+        engine.dispose()
+    out = {"activated": args.version, "enrichments": stored.get(args.version, 0), "active": found.model_version}
+    if found.source == "setting":
+        out["note"] = "FINSENT_ALERTS_MODEL_VERSION is set and takes precedence"
+    print(json.dumps(out))
+    return 0
+
+
+def run_active(_args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from pipeline.db import open_database
+    from pipeline.db.activation import active_version, stored_versions
+
+    engine = open_database(settings)
+    try:
+        found = active_version(engine, settings.alerts_model_version)
+        stored = stored_versions(engine)
+    finally:
+        engine.dispose()
+    print(json.dumps({
+        "active": found.model_version,
+        "source": found.source,
+        "activated_at": found.activated_at.isoformat() if found.activated_at else None,
+        "activated_by": found.activated_by,
+        "stored": stored,
+    }))
+    return 0 if found.model_version else 1
 
 
 def lora_spec(r: int, alpha: int | None) -> LoraSpec:

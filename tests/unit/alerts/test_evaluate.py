@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.evaluate import evaluate, fingerprint, normal_sf, poisson_z, two_proportion_z
+from alerts.evaluate import evaluate, normal_sf, poisson_z, two_proportion_z
 from alerts.rules import NegativeSpikeRule, SentimentDropRule, VolumeSpikeRule
 from alerts.stats import Aggregate, WindowStats
 
@@ -107,7 +107,7 @@ def test_negative_spike_fires_on_a_clear_spike_only() -> None:
     rule = NegativeSpikeRule(name="n", min_count=8, min_negative_share=0.5, min_z=3.0)
     hot = evaluate(rule, stats(10, 8, 2000, 400), NOW)
     assert hot.active and hot.figures["z"] > 3 and hot.figures["negative_share"] == 0.8
-    assert hot.window_end == NOW and hot.fingerprint == fingerprint("n", {"topic": "Earnings"})
+    assert hot.window_end == NOW and hot.labels == (("topic", "Earnings"),)
     assert not evaluate(rule, stats(10, 4, 2000, 400), NOW).active  # share below 0.5
     assert not evaluate(rule, stats(10, 6, 200, 100), NOW).active  # usual share is 0.5: not significant
 

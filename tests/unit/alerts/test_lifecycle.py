@@ -36,7 +36,7 @@ def run(rule: NegativeSpikeRule, pattern: list[bool]) -> list[tuple[datetime, Re
     for i, active in enumerate(pattern):
         now = START + i * STEP
         d = decision(rule, active, now)
-        state = advance(state, d)
+        state = advance(state, d, "m1")
         reason = needs_notify(state, d, now)
         state = record_notification(state, reason, now)
         out.append((now, reason, state.status))
@@ -101,7 +101,7 @@ def test_no_notification_below_the_volume_floor(
             rule.baseline.total_seconds(),
         )
         decision = evaluate(rule, ws, now)
-        state = advance(state, decision)
+        state = advance(state, decision, "m1")
         assert needs_notify(state, decision, now) is Reason.NONE
         assert state.status is Status.INACTIVE
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerts.engine import plan_tick
 from alerts.lifecycle import Reason, Status
+from alerts.planner import plan_tick
 from alerts.rules import NegativeSpikeRule
 from alerts.silences import Silence
 from alerts.stats import Aggregate, RuleStats, StatsSpec
@@ -50,7 +50,7 @@ def test_firing_alert_without_data_resolves() -> None:
 
 
 def test_tick_times_are_aligned_to_the_cadence() -> None:
-    from alerts.engine import tick_times
+    from alerts.planner import tick_times
 
     start = datetime(2026, 3, 2, 12, 0, 7, tzinfo=UTC)
     times = tick_times(start, start + timedelta(minutes=1, seconds=30), timedelta(seconds=30))
