@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from pipeline.api_tokens import TokenRegistry, create_token
 from pipeline.config import Settings
 from pipeline.db import make_engine
 from workers.http.server import bind, make_server
+from workers.lifecycle import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +74,10 @@ class DemoServer:
             read_timeout_s=settings.http_read_timeout_s,
         )
         log.info("serving the demo at %s until Ctrl-C (API docs at %s/docs)", self.url, self.url)
+        stopped = threading.Event()  # uvicorn handles Ctrl-C, then re-raises it: that lands here, not as an error
         try:
-            server.run(sockets=[self.sock])
+            with stop_on_signals(stopped):
+                server.run(sockets=[self.sock])
         finally:
             self.sock.close()
             engine.dispose()

@@ -38,6 +38,7 @@ def _page(request: Request, context: AppContext, template: str, **values: object
     except HTTPException:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    request.state.principal = principal
     if not principal.allows("read"):
         return render("login.html", status_code=403, next="/", error="This sign-in lacks the read scope.")
     session = current_session(request)
