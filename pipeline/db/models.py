@@ -81,6 +81,13 @@ Index(
     postgresql_using="gin",
     _table=Article.__table__,
 ).ddl_if(dialect="postgresql")
+Index(
+    "ix_articles_tickers",
+    text("tickers jsonb_path_ops"),  # an expression, so that SQLite (which has no such index) skips it
+    postgresql_using="gin",
+    _table=Article.__table__,
+).ddl_if(dialect="postgresql")
+"""Articles by the tickers their source listed (`tickers @> '["ACME"]'`), Postgres only."""
 
 
 class Enrichment(Base):

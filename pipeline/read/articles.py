@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, cast, exists, func, or_, select, true
+from sqlalchemy import Connection, Select, cast, exists, func, select, true, union
 from sqlalchemy.dialects.postgresql import JSONB
 
 from pipeline.db.models import Article, Enrichment, Entity
 from pipeline.read.cursor import Keyset, filters_digest
 from pipeline.read.models import ArticleDetail, ArticleOut, EnrichmentOut, EntityOut
-from pipeline.read.search import matches_text
+from pipeline.read.search import matching_articles
 
 MAX_LIMIT = 200
 
@@ -162,25 +162,34 @@ def _listing(conn: Connection, f: ArticleFilters) -> Select[Any]:
     if f.end is not None:
         query = query.where(e.c.published_at < f.end)
     if f.ticker is not None:
-        symbol = f.ticker.upper()
-        linked = select(en.c.enrichment_id).where(en.c.ticker == symbol)
-        query = query.where(or_(e.c.id.in_(linked), e.c.news_id.in_(_tagged(conn, symbol))))
+        query = query.where(e.c.id.in_(_with_ticker(conn, f.model_version, f.ticker.upper())))
     if f.entity is not None:
         query = query.where(
             exists().where(en.c.enrichment_id == e.c.id, func.lower(en.c.text) == f.entity.lower())
         )
     if f.text:
-        query = query.where(matches_text(conn, f.text))
+        query = query.where(e.c.news_id.in_(matching_articles(conn, f.text)))
     return query
 
 
-def _tagged(conn: Connection, symbol: str) -> Select[Any]:
-    """Ids of the articles whose source listed `symbol` in `tickers` (a JSON array)."""
-    a = Article.__table__
+def _with_ticker(conn: Connection, model_version: str, symbol: str) -> Select[Any]:
+    """Enrichment ids (of `model_version`) whose article has `symbol`: an entity linked to it, or
+    the source listed it. Both index lookups (`ix_entities_ticker`, `ix_articles_tickers`),
+    materialized first on Postgres so a rare ticker never means scanning every article."""
+    en, a, te = Entity.__table__, Article.__table__, Enrichment.__table__.alias("te")
     if conn.dialect.name == "postgresql":
-        return select(a.c.id).where(a.c.tickers.op("@>")(cast(json.dumps([symbol]), JSONB)))
-    each = func.json_each(a.c.tickers).table_valued("value")
-    return select(a.c.id).select_from(a).join(each, true()).where(each.c.value == symbol)
+        listed = a.c.tickers.op("@>")(cast(json.dumps([symbol]), JSONB))
+        tagged_ids = select(a.c.id).where(listed)
+    else:
+        each = func.json_each(a.c.tickers).table_valued("value")
+        tagged_ids = select(a.c.id).select_from(a).join(each, true()).where(each.c.value == symbol)
+    linked = select(en.c.enrichment_id.label("id")).where(en.c.ticker == symbol)
+    tagged = select(te.c.id).where(te.c.model_version == model_version, te.c.news_id.in_(tagged_ids))
+    ids = union(linked, tagged)
+    if conn.dialect.name != "postgresql":
+        return select(ids.subquery("ticker_hits").c.id)
+    hits = ids.cte("ticker_hits").prefix_with("MATERIALIZED")
+    return select(hits.c.id)
 
 
 def _with_entities(conn: Connection, rows: Sequence[Any]) -> list[ArticleOut]:

@@ -9,7 +9,7 @@ or body (case-insensitive for ASCII, no stemming).
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, and_, func, literal_column, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal_column, select, true
 
 from pipeline.db.models import Article
 
@@ -36,3 +36,13 @@ def matches_text(conn: Connection, query: str) -> ColumnElement[bool]:
 
 def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def matching_articles(conn: Connection, query: str) -> Select[tuple[str]]:
+    """Ids of the articles matching `query`: on Postgres a GIN index scan, materialized first, so
+    a rare term costs an index lookup instead of a tsvector per stored article."""
+    ids = select(Article.id).where(matches_text(conn, query))
+    if conn.dialect.name != "postgresql":
+        return ids
+    hits = ids.cte("search_hits").prefix_with("MATERIALIZED")
+    return select(hits.c.id)

@@ -26,6 +26,7 @@ depends_on: str | Sequence[str] | None = None
 
 BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 FTS_INDEX = "ix_articles_fts"
+TICKERS_INDEX = "ix_articles_tickers"
 FTS_VECTOR = "to_tsvector('english', title || ' ' || body)"
 """Must equal `pipeline.read.search.FTS_VECTOR` character for character, or the index is not used."""
 
@@ -53,10 +54,12 @@ def upgrade() -> None:
     op.create_index("ix_alert_evidence_enrichment_id", "alert_evidence", ["enrichment_id"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"CREATE INDEX {FTS_INDEX} ON articles USING gin ({FTS_VECTOR})")
+        op.execute(f"CREATE INDEX {TICKERS_INDEX} ON articles USING gin (tickers jsonb_path_ops)")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP INDEX IF EXISTS {TICKERS_INDEX}")
         op.execute(f"DROP INDEX IF EXISTS {FTS_INDEX}")
     op.drop_index("ix_alert_evidence_enrichment_id", table_name="alert_evidence")
     op.drop_table("alert_evidence")
