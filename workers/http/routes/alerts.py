@@ -3,6 +3,8 @@ firing), `GET /v1/rules` and `GET /v1/deliveries` (scope `read`)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -65,11 +67,20 @@ class DeliveriesPage(BaseModel):
 
 
 def rules_config(context: AppContext) -> tuple[str, RulesConfig]:
-    path = context.settings.rules_path or DEFAULT_RULES_PATH
+    """The rules file in force (parsed again only when its modification time changes)."""
+    path = Path(context.settings.rules_path or DEFAULT_RULES_PATH)
     try:
-        return str(path), load_rules(path)
+        return str(path), _parsed_rules(str(path), path.stat().st_mtime_ns)
+    except OSError as exc:
+        raise HTTPException(status_code=503, detail=f"the rules file cannot be read: {exc.strerror}") from None
     except RulesError as exc:
         raise HTTPException(status_code=503, detail=f"the rules file is not valid: {exc}") from None
+
+
+@lru_cache(maxsize=8)
+def _parsed_rules(path: str, mtime_ns: int) -> RulesConfig:
+    del mtime_ns  # part of the cache key only
+    return load_rules(path)
 
 
 def rule_dict(rule: AnyRule) -> dict[str, Any]:
