@@ -96,8 +96,20 @@ class Enrichment(Base):
     __tablename__ = "enrichments"
     __table_args__ = (
         UniqueConstraint("news_id", "model_version"),
-        Index("ix_enrichments_window", "model_version", "topic", "published_at"),
-        Index("ix_enrichments_model_version_published_at", "model_version", "published_at"),
+        # on Postgres both cover what window aggregates read (migration 0006): index-only scans
+        Index(
+            "ix_enrichments_window",
+            "model_version",
+            "topic",
+            "published_at",
+            postgresql_include=["sentiment", "sentiment_score"],
+        ),
+        Index(
+            "ix_enrichments_model_version_published_at",
+            "model_version",
+            "published_at",
+            postgresql_include=["topic", "sentiment", "sentiment_score"],
+        ),
         CheckConstraint(one_of("sentiment", SENTIMENTS), name="sentiment"),
     )
 

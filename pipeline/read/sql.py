@@ -1,22 +1,26 @@
-"""Dialect helpers for the read queries (Postgres and SQLite)."""
+"""Dialect helpers for the read queries (Postgres and SQLite): time buckets."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, cast, func, literal_column
+from sqlalchemy import BigInteger, ColumnElement, Connection, DateTime, cast, func, literal_column
 
 
-def epoch_seconds(conn: Connection, column: ColumnElement[datetime]) -> ColumnElement[int]:
-    """Whole seconds since the Unix epoch (floored) of a `UtcDateTime` column."""
+def bucket_key(conn: Connection, column: ColumnElement[datetime], origin: datetime, size_s: int) -> ColumnElement[Any]:
+    """A grouping key for `size_s`-second buckets from `origin` (whole seconds); `bucket_number`
+    turns a key into 0, 1, ... On Postgres `date_bin` (cheap, and the covering indexes are enough);
+    on SQLite the bucket number itself, from the stored UTC text."""
     if conn.dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", column)), BigInteger)
-    # SQLite stores the UTC wall time as text; strftime('%s') reads it as UTC, in whole seconds
-    return cast(func.strftime(literal_column("'%s'"), column), BigInteger)
+        step = literal_column(f"interval '{int(size_s)} seconds'")
+        return func.date_bin(step, column, origin, type_=DateTime(timezone=True))
+    seconds = cast(func.strftime(literal_column("'%s'"), column), BigInteger)
+    return (seconds - int(origin.timestamp())) // size_s
 
 
-def bucket_index(
-    conn: Connection, column: ColumnElement[datetime], origin: datetime, size_s: int
-) -> ColumnElement[int]:
-    """Which `size_s`-second bucket after `origin` (whole seconds) an instant at or after it falls in."""
-    return (epoch_seconds(conn, column) - int(origin.timestamp())) // size_s
+def bucket_number(key: Any, origin: datetime, size_s: int) -> int:
+    """The bucket number (0 = the one starting at `origin`) of a `bucket_key` value."""
+    if isinstance(key, datetime):
+        return int((key - origin).total_seconds()) // size_s
+    return int(key)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 from pipeline.db.models import Enrichment
 from pipeline.read.figures import period_columns, period_figures
 from pipeline.read.models import TimelineBucket
-from pipeline.read.sql import bucket_index
+from pipeline.read.sql import bucket_key, bucket_number
 
 BUCKETS: Final = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 MAX_BUCKETS: Final = 2_000
@@ -37,7 +37,7 @@ def topic_timeline(
     first, last = aligned_range(start, end, bucket)
     e = Enrichment.__table__
     size = int(bucket.total_seconds())
-    index = bucket_index(conn, e.c.published_at, first, size).label("bucket")
+    index = bucket_key(conn, e.c.published_at, first, size).label("bucket")
     rows = conn.execute(
         select(index, *period_columns(e, e.c.published_at >= first, "t"))
         .where(
@@ -48,7 +48,7 @@ def topic_timeline(
         )
         .group_by(index)
     ).all()
-    found = {int(r.bucket): r for r in rows}
+    found = {bucket_number(r.bucket, first, size): r for r in rows}
     out = []
     for i in range((last - first) // bucket):
         at = first + i * bucket

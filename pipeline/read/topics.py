@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 from pipeline.db.models import Enrichment
 from pipeline.read.figures import change, period_columns, period_figures
 from pipeline.read.models import SparkPoint, TopicSummary
-from pipeline.read.sql import bucket_index
+from pipeline.read.sql import bucket_key, bucket_number
 
 SPARK_SPAN = timedelta(hours=24)
 SPARK_STEP = timedelta(hours=1)
@@ -75,7 +75,7 @@ def sparklines(conn: Connection, model_version: str, as_of: datetime) -> dict[st
     start = as_of - SPARK_SPAN
     origin = datetime.fromtimestamp(int(start.timestamp()), start.tzinfo)
     step = int(SPARK_STEP.total_seconds())
-    bucket = bucket_index(conn, e.c.published_at, origin, step).label("bucket")
+    bucket = bucket_key(conn, e.c.published_at, origin, step).label("bucket")
     rows = conn.execute(
         select(e.c.topic, bucket, *period_columns(e, e.c.published_at >= origin, "s"))
         .where(e.c.model_version == model_version, e.c.published_at >= origin, e.c.published_at < as_of)
@@ -83,7 +83,7 @@ def sparklines(conn: Connection, model_version: str, as_of: datetime) -> dict[st
     ).all()
     counts: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)
     for r in rows:
-        counts[r.topic][int(r.bucket)] = (int(r.s_count), int(r.s_negative))
+        counts[r.topic][bucket_number(r.bucket, origin, step)] = (int(r.s_count), int(r.s_negative))
     return {topic: _spark(origin, step, found) for topic, found in counts.items()}
 
 

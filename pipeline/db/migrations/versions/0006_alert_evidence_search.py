@@ -27,6 +27,14 @@ depends_on: str | Sequence[str] | None = None
 BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 FTS_INDEX = "ix_articles_fts"
 TICKERS_INDEX = "ix_articles_tickers"
+COVERING = (
+    ("ix_enrichments_window", ["model_version", "topic", "published_at"], ["sentiment", "sentiment_score"]),
+    (
+        "ix_enrichments_model_version_published_at",
+        ["model_version", "published_at"],
+        ["topic", "sentiment", "sentiment_score"],
+    ),
+)
 FTS_VECTOR = "to_tsvector('english', title || ' ' || body)"
 """Must equal `pipeline.read.search.FTS_VECTOR` character for character, or the index is not used."""
 
@@ -53,6 +61,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_alert_evidence_enrichment_id", "alert_evidence", ["enrichment_id"])
     if op.get_bind().dialect.name == "postgresql":
+        for name, columns, include in COVERING:
+            op.drop_index(name, table_name="enrichments")
+            op.create_index(name, "enrichments", columns, postgresql_include=include)
         op.execute(f"CREATE INDEX {FTS_INDEX} ON articles USING gin ({FTS_VECTOR})")
         op.execute(f"CREATE INDEX {TICKERS_INDEX} ON articles USING gin (tickers jsonb_path_ops)")
 
@@ -61,5 +72,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP INDEX IF EXISTS {TICKERS_INDEX}")
         op.execute(f"DROP INDEX IF EXISTS {FTS_INDEX}")
+        for name, columns, _ in COVERING:
+            op.drop_index(name, table_name="enrichments")
+            op.create_index(name, "enrichments", columns)
     op.drop_index("ix_alert_evidence_enrichment_id", table_name="alert_evidence")
     op.drop_table("alert_evidence")
