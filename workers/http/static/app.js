@@ -95,7 +95,7 @@
     const xs = points.map((p) => epoch(p.start) + 1800);
     const ys = points.map((p) => p.negative_share);
     const options = {
-      width: 180, height: 34, legend: { show: false }, cursor: { show: false }, select: { show: false },
+      width: 150, height: 34, legend: { show: false }, cursor: { show: false }, select: { show: false },
       scales: { x: { time: false }, y: { range: [0, 1] } },
       axes: [{ show: false }, { show: false }],
       series: [{}, { stroke: COLORS.negative, fill: "rgba(214,69,69,0.12)", width: 1.5, spanGaps: true, points: { size: 3 } }],
