@@ -14,6 +14,7 @@ EXPECTED = {
     "alert_events",
     "webhook_deliveries",
     "silences",
+    "alert_evidence",
 }
 
 

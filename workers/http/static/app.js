@@ -176,11 +176,10 @@
         el("td", { class: "num", text: t.window.count }),
         el("td", { class: "num" }, pct(t.window.negative_share), " ", delta(t.window.negative_share, t.baseline.negative_share, "pct")),
         el("td", { class: "num muted", text: `${pct(t.baseline.negative_share)} of ${t.baseline.count}` }),
-        el("td", { class: "num" }, score(t.window.mean_score), " ", delta(t.window.mean_score, t.baseline.mean_score)),
-        el("td", { class: "num muted", text: score(t.baseline.mean_score) }),
+        el("td", { class: "num", title: `baseline ${score(t.baseline.mean_score)}` }, score(t.window.mean_score), " ", delta(t.window.mean_score, t.baseline.mean_score)),
         el("td", {}, spark));
     }));
-    if (!rows.length) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 8 }, empty("No article stored yet."))));
+    if (!rows.length) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 7 }, empty("No article stored yet."))));
     for (const [key, points, target] of sparks) sparkline(key, points, target);
 
     $("#entities tbody").replaceChildren(...(entities.entities.length ? entities.entities.map((e) =>
