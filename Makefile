@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-unit test-integration bench train lint clean
+.PHONY: setup setup-test demo test test-unit test-integration bench train lint clean
 
 setup: $(STAMP)
 
@@ -17,16 +17,22 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(PIP) install -q --no-deps -e .
 	touch $(STAMP)
 
+# What the tests need beyond Python: Debian's chromium (browser tests, driven by playwright) and
+# promtool (the `prometheus` package: checks deploy/prometheus/). Installed with apt when missing.
+setup-test: setup
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	command -v promtool >/dev/null || (apt-get update && apt-get install -y prometheus)
+
 demo: setup
 	$(VENV)/bin/finsent demo
 
-test: setup
+test: setup-test
 	$(PY) -m pytest -q tests
 
 test-unit: setup
 	$(PY) -m pytest -q tests/unit
 
-test-integration: setup
+test-integration: setup-test
 	$(PY) -m pytest -q tests/integration
 
 bench: setup

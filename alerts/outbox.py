@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
+from alerts.evidence import record_evidence
 from alerts.payloads import build_payload, fetch_details, render_for
 from alerts.planner import EVENT_NAMESPACE, EmittedEvent
 from alerts.receivers import Receiver
@@ -54,7 +55,10 @@ def store_event(conn: Connection, emitted: EmittedEvent, *, backtest: bool = Fal
     """Insert the event's row; False when that event id is already stored (the same tick again)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     insert = dialect.insert(AlertEventRow.__table__).values(event_row(emitted, backtest=backtest))
-    return conn.execute(insert.on_conflict_do_nothing().returning(AlertEventRow.id)).first() is not None
+    stored = conn.execute(insert.on_conflict_do_nothing().returning(AlertEventRow.id)).first() is not None
+    if stored:
+        record_evidence(conn, emitted)
+    return stored
 
 
 def enqueue_event(

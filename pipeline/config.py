@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     http_read_timeout_s: float = Field(
         default=15.0, gt=0, description="seconds a client has to send a request's headers, and its body"
     )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="how long a dashboard sign-in (session cookie) lasts"
+    )
+    cors_origins: str | None = Field(
+        default=None, description="origins allowed to call the API from a browser (comma separated); unset = no CORS"
+    )
     dedup_retention_hours: float = Field(
         default=168.0, gt=0, description="how long ingest remembers a produced item (durable dedup)"
     )

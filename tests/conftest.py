@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.ingest",
     "tests.fixtures.model",
+    "tests.fixtures.browser",
 ]

@@ -72,14 +72,44 @@ class Article(Base):
     enrichments: Mapped[list[Enrichment]] = relationship(back_populates="article", passive_deletes=True)
 
 
+FTS_VECTOR: Final = "to_tsvector('english', title || ' ' || body)"
+"""The text-search vector of an article (Postgres), as queries write it (`pipeline.read.search`)."""
+Index(
+    "ix_articles_fts",
+    # FTS_VECTOR as Postgres prints it back, so the migrated schema compares equal to the models
+    text("to_tsvector('english'::regconfig, (title || ' '::text) || body)"),
+    postgresql_using="gin",
+    _table=Article.__table__,
+).ddl_if(dialect="postgresql")
+Index(
+    "ix_articles_tickers",
+    text("tickers jsonb_path_ops"),  # an expression, so that SQLite (which has no such index) skips it
+    postgresql_using="gin",
+    _table=Article.__table__,
+).ddl_if(dialect="postgresql")
+"""Articles by the tickers their source listed (`tickers @> '["ACME"]'`), Postgres only."""
+
+
 class Enrichment(Base):
     """What one model version said about one article (`EnrichedNews`)."""
 
     __tablename__ = "enrichments"
     __table_args__ = (
         UniqueConstraint("news_id", "model_version"),
-        Index("ix_enrichments_window", "model_version", "topic", "published_at"),
-        Index("ix_enrichments_model_version_published_at", "model_version", "published_at"),
+        # on Postgres both cover what window aggregates read (migration 0006): index-only scans
+        Index(
+            "ix_enrichments_window",
+            "model_version",
+            "topic",
+            "published_at",
+            postgresql_include=["sentiment", "sentiment_score"],
+        ),
+        Index(
+            "ix_enrichments_model_version_published_at",
+            "model_version",
+            "published_at",
+            postgresql_include=["topic", "sentiment", "sentiment_score"],
+        ),
         CheckConstraint(one_of("sentiment", SENTIMENTS), name="sentiment"),
     )
 
@@ -177,6 +207,21 @@ class AlertEventRow(Base):
     backtest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, comment="when it reached alerts.events")
     model_version: Mapped[str | None] = mapped_column(String(100), comment="model version evaluated")
+
+
+class AlertEvidence(Base):
+    """The articles that made a firing event's window, recorded when it fired (`alerts.evidence`):
+    the evidence an analyst sees does not change when late articles arrive."""
+
+    __tablename__ = "alert_evidence"
+
+    event_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("alert_events.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    enrichment_id: Mapped[int] = mapped_column(
+        BigIntPk, ForeignKey("enrichments.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    news_id: Mapped[str] = mapped_column(String(64), comment="the enrichment's article")
 
 
 class WebhookDelivery(Base):

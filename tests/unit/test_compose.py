@@ -22,7 +22,8 @@ SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"
 REQUIRED_ENV = {
     "FINSENT_WEBHOOK_SECRET": "test-secret",
     "POSTGRES_PASSWORD": "test-password",
-    "FINSENT_API_TOKENS": "ci:ingest:sha256:" + "0" * 64,
+    "FINSENT_API_TOKENS": "desk:read+admin:sha256:" + "0" * 64,
+    "GRAFANA_ADMIN_PASSWORD": "test-password",
 }
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 

@@ -4,6 +4,8 @@ Starts the embedded broker, migrates a fresh demo database, ingests the bundled 
 `news.raw`, runs the model worker until every produced item is consumed, stores the results,
 evaluates the demo alert rules at event time, delivers the webhooks to a local receiver that
 verifies signatures, and prints `{"ingested", "deduplicated", "dlq", "enriched", "alerts_fired", "webhooks_delivered"}`.
+With `--serve` the line also has `dashboard_url` and `api_token`, and the dashboard and API then
+serve the demo database until Ctrl-C (`workers.http.demo_server`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("demo", help="run the whole pipeline on bundled sample news")
     parser.add_argument("--file", type=Path, default=SAMPLES, help="JSONL news to ingest (bundled samples)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="then serve the dashboard and API on the demo database until Ctrl-C (prints dashboard_url, api_token)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="with --serve: address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="with --serve: port (8080; a free one if taken)")
     parser.set_defaults(handler=run_demo)
 
 
@@ -50,6 +59,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
     from workers.alerts_worker import kafka_publisher
+    from workers.http.demo_server import DemoServer
     from workers.ingest import FileSource, IngestPlan, run_ingest
     from workers.model_worker import ModelWorker, ModelWorkerConfig, predictor_from_settings
 
@@ -110,6 +120,9 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         "database": url.split("://", 1)[0],
         "seconds": round(time.monotonic() - started, 1),
     }
+    server = DemoServer.prepare(settings, url, host=args.host, port=args.port) if args.serve else None
+    if server is not None:
+        summary.update(server.summary())
     print(json.dumps(summary), flush=True)
     complete = totals.consumed >= ingested.produced
     reconciled = summary["ingested"] == summary["enriched"] + summary["deduplicated"] + summary["dlq"]
@@ -117,4 +130,6 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         log.error("demo timed out: consumed %d of %d produced items", totals.consumed, ingested.produced)
     elif not reconciled:
         log.error("counts do not reconcile: %s", summary)
+    if server is not None:
+        server.serve()
     return 0 if complete and reconciled else 1

@@ -1,4 +1,5 @@
-"""`finsent serve`: the HTTP API (POST /v1/news, /healthz, /metrics, /openapi.json, /docs).
+"""`finsent serve`: the HTTP API (POST /v1/news, /healthz, /metrics, /openapi.json, /docs), the
+read API and the dashboard (`workers.http.analyst`).
 
 Prints one JSON line `{"serving": "http://HOST:PORT"}` on stdout once it listens, then serves until
 SIGINT/SIGTERM. Requests authenticate with bearer tokens (`finsent token create`); with no tokens
@@ -92,7 +93,8 @@ def _serve(args: argparse.Namespace, settings: Settings, tokens: Any, zone: Any,
     from pipeline.ingest.seen import SeenStore
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_producer
-    from workers.http import AppContext, create_app
+    from workers.http import AppContext
+    from workers.http.analyst import create_analyst_app
     from workers.http.server import make_server
     from workers.lifecycle import stop_on_signals
 
@@ -129,7 +131,7 @@ def _serve(args: argparse.Namespace, settings: Settings, tokens: Any, zone: Any,
                     push_timezone=zone,
                 )
                 server = make_server(
-                    create_app(context), host=args.host, port=args.port, read_timeout_s=settings.http_read_timeout_s
+                    create_analyst_app(context), host=args.host, port=args.port, read_timeout_s=settings.http_read_timeout_s
                 )
                 host, port = sock.getsockname()[:2]
                 url = f"http://{f'[{host}]' if ':' in host else host}:{port}"

@@ -111,7 +111,7 @@ def make_server(app: Any, *, host: str, port: int, read_timeout_s: float) -> uvi
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket (`port=0`: a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # proto 6: asyncio sets TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)

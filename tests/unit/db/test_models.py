@@ -17,6 +17,7 @@ EXPECTED = {
     "ingest_seen",
     "alert_progress",
     "model_activations",
+    "alert_evidence",
 }
 
 

@@ -1,0 +1,124 @@
+"""The shapes the read API serves (pydantic models; datetimes are aware UTC, serialized ISO 8601)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class EntityOut(_Out):
+    text: str
+    label: str = Field(description="PER, ORG, LOC or MISC")
+    ticker: str | None
+    confidence: float
+    start_char: int
+    end_char: int
+
+
+class ArticleOut(_Out):
+    """An article as one model version saw it (one enrichment), with its entities."""
+
+    news_id: str
+    title: str
+    url: str | None
+    source: str
+    published_at: datetime
+    language: str | None
+    model_version: str
+    topic: str
+    topic_score: float
+    sentiment: str = Field(description="negative, neutral or positive")
+    p_negative: float
+    p_neutral: float
+    p_positive: float
+    sentiment_score: float = Field(description="P(positive) - P(negative)")
+    entities: list[EntityOut]
+
+
+class EnrichmentOut(_Out):
+    model_version: str
+    topic: str
+    topic_score: float
+    sentiment: str
+    p_negative: float
+    p_neutral: float
+    p_positive: float
+    sentiment_score: float
+    processed_at: datetime
+    entities: list[EntityOut]
+
+
+class ArticleDetail(_Out):
+    """An article in full: its text and every model version's enrichment."""
+
+    news_id: str
+    title: str
+    body: str
+    url: str | None
+    source: str
+    published_at: datetime
+    ingested_at: datetime
+    language: str | None
+    tickers: list[str]
+    enrichments: list[EnrichmentOut]
+
+
+class PeriodFigures(_Out):
+    """Counts and mean score of the articles of one period."""
+
+    start: datetime
+    end: datetime
+    count: int
+    negative: int
+    neutral: int
+    positive: int
+    negative_share: float | None = Field(description="negative / count; null when count = 0")
+    mean_score: float | None = Field(description="mean sentiment score; null when count = 0")
+
+
+class SparkPoint(_Out):
+    start: datetime
+    count: int
+    negative_share: float | None
+
+
+class TopicSummary(_Out):
+    topic: str
+    window: PeriodFigures
+    baseline: PeriodFigures
+    expected_count: float = Field(description="the baseline's rate scaled to the window's length")
+    negative_share_change: float | None = Field(description="window minus baseline negative share")
+    mean_score_change: float | None = Field(description="window minus baseline mean score")
+    sparkline: list[SparkPoint] = Field(description="negative share per hour over the last 24 h")
+
+
+class TimelineBucket(_Out):
+    start: datetime
+    count: int
+    negative: int
+    neutral: int
+    positive: int
+    negative_share: float | None
+    mean_score: float | None
+
+
+class EntityFigures(_Out):
+    """One ticker or entity: its articles in the window against the baseline before it."""
+
+    key: str = Field(description="the ticker, else LABEL:lower-case text")
+    ticker: str | None
+    text: str
+    label: str
+    count: int
+    negative: int
+    negative_share: float | None
+    mean_score: float | None
+    baseline_count: int
+    baseline_negative_share: float | None
+    baseline_mean_score: float | None
+    mean_score_change: float | None

@@ -1,0 +1,112 @@
+"""Pure pieces of the read API: cursors, parameters, the event clock, explanations, redirects,
+and the vendored chart library against its recorded checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.exceptions import RequestValidationError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alerts.explain import explain, span
+from alerts.rules import parse_rules
+from pipeline.read.cursor import CursorError, Keyset, decode_cursor, encode_cursor
+from pipeline.read.scope import event_clock
+from pipeline.read.timeline import aligned_range
+from workers.http import params
+from workers.http.pages import STATIC
+from workers.http.routes.login import local_path
+
+T0 = datetime(2026, 11, 27, 13, 8, 30, tzinfo=UTC)
+
+
+@given(
+    at=st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2199, 1, 1), timezones=st.just(UTC)),  # noqa: DTZ001
+    row=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+)
+def test_a_cursor_round_trips(at: datetime, row: int) -> None:
+    assert decode_cursor(encode_cursor(Keyset(at, row), "f1"), "f1") == Keyset(at, row)
+
+
+@given(token=st.text(max_size=60))
+def test_no_string_breaks_cursor_decoding(token: str) -> None:
+    try:
+        decode_cursor(token, "f1")
+    except CursorError:
+        pass
+
+
+def test_a_cursor_for_other_filters_is_refused() -> None:
+    token = encode_cursor(Keyset(T0, 5), "f1")
+    with pytest.raises(CursorError, match="other filters"):
+        decode_cursor(token, "f2")
+
+
+def test_the_event_clock_is_the_newest_minute_capped_at_the_wall() -> None:
+    wall = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert event_clock(T0, wall) == datetime(2026, 11, 27, 13, 9, tzinfo=UTC)
+    assert event_clock(wall - timedelta(seconds=5), wall) == wall
+    assert event_clock(None, wall) == wall
+
+
+def test_instants_and_durations() -> None:
+    assert params.instant("from", "2026-11-27") == datetime(2026, 11, 27, tzinfo=UTC)
+    assert params.instant("from", "2026-11-27T14:08:30+01:00") == T0
+    assert params.duration("window", "1h30m", low=timedelta(minutes=1), high=timedelta(days=1)) == timedelta(minutes=90)
+    for call in (
+        lambda: params.instant("from", "tomorrow"),
+        lambda: params.instant("from", "9999-12-31T23:59:59-23:59"),
+        lambda: params.duration("window", "40d", low=timedelta(minutes=1), high=timedelta(days=30)),
+        lambda: params.text("q", "a\x00b"),
+    ):
+        with pytest.raises(RequestValidationError):
+            call()
+
+
+def test_timeline_ranges_widen_to_whole_buckets() -> None:
+    first, last = aligned_range(T0, T0 + timedelta(hours=2), timedelta(hours=1))
+    assert (first, last) == (datetime(2026, 11, 27, 13, tzinfo=UTC), datetime(2026, 11, 27, 16, tzinfo=UTC))
+
+
+def test_the_explanation_says_why_in_words_and_figures() -> None:
+    rule = parse_rules(
+        "version: 1\nrules:\n  - {name: desk, kind: negative_spike, window: 30m, baseline: 1d, min_count: 5,"
+        " min_negative_share: 0.6, min_z: 2, for: 2}\n"
+    ).rules[0]
+    text = explain(
+        kind="negative_spike",
+        topic="Earnings",
+        status="firing",
+        figures={"count": 9, "negative": 7, "negative_share": 7 / 9, "baseline_count": 200,
+                 "baseline_negative": 40, "baseline_negative_share": 0.2, "z": 3.51, "p_value": 0.00022},
+        window_start=T0 - timedelta(minutes=30),
+        window_end=T0,
+        labels={"topic": "Earnings", "ticker": "ACME"},
+        rule=rule,
+    )
+    assert text.startswith("7 of 9 articles on Earnings (ACME) in the 30 min to 2026-11-27 13:08 UTC were negative (78%)")
+    assert "against 20% of 200 articles" in text and "z = 3.51, p = 0.00022" in text
+    assert "Rule desk fires on at least 5 articles in 30 min, at least 60% negative and z of at least 2" in text
+    assert "holding for 2 evaluations" in text and span(timedelta(days=7)) == "7 d"
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("/topics/Macro", "/topics/Macro"), ("//evil.example", "/"), ("https://evil.example", "/"), ("/\\evil", "/"), (None, "/")],
+)
+def test_login_redirects_stay_on_site(target: str | None, expected: str) -> None:
+    assert local_path(target) == expected
+
+
+def test_the_vendored_chart_library_matches_its_recorded_checksums() -> None:
+    readme = (STATIC / "vendor" / "README.md").read_text()
+    recorded = dict((name, digest) for digest, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", readme, re.M))
+    assert set(recorded) == {"uplot/uPlot.iife.min.js", "uplot/uPlot.min.css", "uplot/LICENSE"}
+    for name, digest in recorded.items():
+        assert hashlib.sha256((STATIC / "vendor" / Path(name)).read_bytes()).hexdigest() == digest, name
+    assert "MIT License" in (STATIC / "vendor" / "uplot" / "LICENSE").read_text()
