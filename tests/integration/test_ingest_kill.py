@@ -176,7 +176,13 @@ def test_kill_9_of_ingest_mid_file_then_rerun_sends_the_rest(
     archive = tmp_path / "archive.jsonl"
     archive.write_text(
         "".join(
-            json.dumps({"title": f"Issuer {i} files annual report number {i}", "url": f"https://example.com/r/{i}"})
+            json.dumps(
+                {
+                    "title": f"Issuer {i} files annual report number {i}",
+                    "url": f"https://example.com/r/{i}",
+                    "published_at": f"2026-03-02T09:{i // 60 % 60:02d}:{i % 60:02d}Z",  # an archive row has its time
+                }
+            )
             + "\n"
             for i in range(total)
         ),
