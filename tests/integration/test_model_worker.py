@@ -86,6 +86,7 @@ def worker_for(
     predictor: PredictorLike,
     *,
     max_poll_records: int = 64,
+    producer_overrides: dict[str, object] | None = None,
     **config: object,
 ) -> tuple[ModelWorker, KafkaConsumer]:
     """A model worker wired as `finsent worker model` wires it, on this test's topics and group."""
@@ -98,7 +99,7 @@ def worker_for(
     )
     worker = ModelWorker(
         consumer=consumer,
-        producer=make_producer(bootstrap, **PRODUCER_OVERRIDES),
+        producer=make_producer(bootstrap, **{**PRODUCER_OVERRIDES, **(producer_overrides or {})}),
         predictor=predictor,
         store=partial(store_batch, engine),
         config=ModelWorkerConfig(
@@ -186,9 +187,15 @@ def test_database_outage_pauses_partitions_commits_nothing_then_catches_up(
             assert committed_offsets(kafka_bootstrap, group, kafka_topics.raw) == {}
             assert enrichment_count(pg_engine) == 0
             time.sleep(1.0)  # the sampling interval of the outage, not a wait for an event
+        retries_in_outage = worker.metrics.store_retries._value.get()
         proxy.resume()
+        resumed = time.monotonic()
         runner.join(timeout=3 * WAIT_S)
         assert not runner.is_alive()
+        print(
+            f"figures: outage {OUTAGE_S:.0f} s, {retries_in_outage:.0f} store retries, "
+            f"{len(items)} items stored {time.monotonic() - resumed:.1f} s after the database came back"
+        )
     finally:
         stop.set()
         runner.join(timeout=10) if runner.is_alive() else None
@@ -301,6 +308,7 @@ def test_kill_9_mid_stream_then_restart_stores_every_item_exactly_once(
     summary = lines[-1]
     assert summary["consumed"] == summary["stored"] + summary["deduplicated"] + summary["dlq"]
     assert summary["dlq"] == len(bad) + 1
+    print(f"figures: kill -9 at {stored_at_kill}/{len(items)} stored; restart summary {summary}")
     letters = [line for line in lines if line.get("msg") == "dead letter"]
     assert len(letters) == len(bad) + 1
     assert all("news_id" in line and line["offset"] is not None for line in letters)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import Engine, select, text
 from pipeline.config import Settings
 from pipeline.db import Article
 from pipeline.kafka.broker import EmbeddedBroker, free_port
-from pipeline.kafka.clients import ensure_topics, make_consumer
+from pipeline.kafka.clients import committed_offsets, ensure_topics, make_consumer, topic_end_offsets
 from pipeline.model import Predictor
 from schemas import DeadLetter, RawNews, decode, encode
 from tests.fixtures.kafka import TEST_PARTITIONS, KafkaTopics, consume
@@ -65,6 +66,7 @@ def test_rows_postgres_refuses_are_dead_lettered_and_the_rest_stored(
     finally:
         consumer.close(autocommit=False)
     assert totals.stored == len(items) - len(poisoned) and totals.dlq == len(poisoned) and reconciles(worker)
+    print(f"figures: {len(items)} items, {len(poisoned)} refused by a CHECK: {totals.as_dict()}")
     assert distinct_enriched_ids(pg_engine) == {n.id for k, n in enumerate(items) if k not in poisoned}
     letters = dead_letters(kafka_bootstrap, kafka_topics, len(poisoned))
     assert {letter.news_id for letter in letters} == {items[k].id for k in poisoned}
@@ -101,6 +103,50 @@ def test_a_nul_headline_from_a_foreign_producer_is_stored_cleaned_and_nothing_be
     assert (title, body) == ("Acme recalls all products \ufffd", "NUL in the body too")
 
 
+def test_results_the_broker_does_not_acknowledge_hold_the_batch_uncommitted_until_they_are(
+    kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_engine: Engine, predictor: Predictor
+) -> None:
+    items = news_items(12, tag="unacked")
+    group = kafka_topics.group("model")
+    produce(kafka_bootstrap, kafka_topics.raw, [(n.id.encode(), encode(n)) for n in items])
+    # a producer that cannot send an EnrichedNews: every emit fails with a ProduceError
+    worker, consumer = worker_for(
+        kafka_bootstrap,
+        kafka_topics,
+        pg_engine,
+        predictor,
+        producer_overrides={"max_request_size": 200},
+        retry_initial_s=0.1,
+        retry_max_s=0.5,
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run, args=(stop,))
+    runner.start()
+    try:
+        retries = worker.metrics.kafka_retries.labels("emit")
+        wait_until(lambda: retries._value.get() >= 5, "emit retries")
+        assert runner.is_alive() and not worker.emitting_ok
+        assert {tp.partition for tp in consumer.paused()} == {tp.partition for tp in consumer.assignment()}
+        assert committed_offsets(kafka_bootstrap, group, kafka_topics.raw) == {}  # never committed past
+        assert enrichment_count(pg_engine) > 0  # stored (idempotent), just not acknowledged downstream
+    finally:
+        stop.set()
+        runner.join(timeout=WAIT_S)
+        consumer.close(autocommit=False)
+    assert not runner.is_alive() and worker.totals.consumed == 0  # abandoned, not counted, not committed
+
+    healthy, consumer = worker_for(kafka_bootstrap, kafka_topics, pg_engine, predictor)
+    try:
+        totals = healthy.run(threading.Event(), until=lambda t: t.consumed >= len(items))
+    finally:
+        consumer.close(autocommit=False)
+    assert totals.produced == len(items) and reconciles(healthy)
+    assert distinct_enriched_ids(pg_engine) == {n.id for n in items}
+    assert committed_offsets(kafka_bootstrap, group, kafka_topics.raw) == topic_end_offsets(
+        kafka_bootstrap, kafka_topics.raw
+    )
+
+
 def test_broker_restart_topics_recreated_group_rejoined_nothing_acknowledged_lost(
     pg_engine: Engine, predictor: Predictor
 ) -> None:
@@ -119,9 +165,15 @@ def test_broker_restart_topics_recreated_group_rejoined_nothing_acknowledged_los
         wait_until(lambda: worker.totals.stored >= len(before), "the first items stored")
         broker.stop()
         broker = EmbeddedBroker(port=port).start()  # in-memory storage: every topic and offset is gone
+        restarted = time.monotonic()
         wait_until(lambda: _has_topics(bootstrap, topics), "the worker to re-create its topics")
+        recreated = time.monotonic() - restarted
         produce(bootstrap, topics.raw, [(n.id.encode(), encode(n)) for n in after])
         wait_until(lambda: enrichment_count(pg_engine) >= len(before) + len(after), "items after the restart stored")
+        print(
+            f"figures: topics re-created {recreated:.1f} s after the broker restart, "
+            f"{len(after)} new items stored {time.monotonic() - restarted:.1f} s after it"
+        )
         assert runner.is_alive(), "the worker never stopped"
     finally:
         stop.set()
@@ -162,7 +214,9 @@ def test_more_workers_than_partitions_leaves_one_idle_until_a_member_leaves(
         stops[leaving].set()
         threads[leaving].join(timeout=WAIT_S)
         workers[leaving][1].close(autocommit=False)  # leaves the group: its partition moves
+        left = time.monotonic()
         wait_until(lambda: bool(workers[idle][1].assignment()), "the idle member to take over", 2 * WAIT_S)
+        print(f"figures: the idle member took over {time.monotonic() - left:.1f} s after a member left")
         second = news_items(20, tag="second")
         produce(kafka_bootstrap, kafka_topics.raw, [(n.id.encode(), encode(n)) for n in second])
         wait_until(lambda: enrichment_count(pg_engine) >= len(first) + len(second), "items after the hand-over")

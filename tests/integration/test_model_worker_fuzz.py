@@ -126,6 +126,7 @@ def test_every_input_ends_stored_deduplicated_or_dead_lettered_with_a_reason(
         consumer.close(autocommit=False)
 
     assert totals.consumed == len(batch)
+    print(f"figures: fuzz batch {totals.as_dict()} dead letters by stage {totals.dlq_reasons}")
     assert totals.consumed == totals.stored + totals.deduplicated + totals.dlq
     decoded = [decode(payload, RawNews) for payload in batch]
     valid = {d.id for d in decoded if isinstance(d, RawNews)}
