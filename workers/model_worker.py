@@ -21,8 +21,10 @@ nothing) and nothing is committed. A stop request during the wait leaves the bat
 
 After every (re)assignment each partition is read from its committed offset, or from the
 beginning when the group has none: after a restart of an in-memory broker (topics and offsets
-lost), the worker re-creates its topics and reads the new ones from the start, instead of
-resuming at positions that belonged to the lost log.
+lost), the worker re-creates its topics (checked every `topic_check_s` while idle) and reads the
+new ones from the start, instead of resuming at positions that belonged to the lost log. A
+rebalance that gets no assignment within `rejoin_after_s` is started over with a new member id
+(Tansu accepts a JoinGroup from a member it forgot in its restart, then never completes it).
 """
 
 from __future__ import annotations
@@ -74,8 +76,11 @@ class ModelWorkerConfig:
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
     commit_timeout_s: float = 30.0
+    rejoin_after_s: float = 60.0
+    """A rebalance still without an assignment after this long is started over with a new member
+    id: a restarted broker can accept the old member's JoinGroup and never complete it."""
     topic_check_s: float = 5.0
-    """While no partition is assigned, check this often that the topics exist (broker restarts)."""
+    """While no records arrive, check this often that the topics exist (broker restarts)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, *, topic_in: str | None = None) -> ModelWorkerConfig:
@@ -143,23 +148,28 @@ class _Abandoned(Exception):
 
 class _Assignments(ConsumerRebalanceListener):
     """Remembers the partitions of each (re)assignment for the worker to reposition (the listener
-    runs on the client's I/O thread, where blocking calls such as `committed()` are not allowed)."""
+    runs on the client's I/O thread, where blocking calls such as `committed()` are not allowed),
+    and since when a rebalance has been waiting for its assignment."""
 
     def __init__(self) -> None:
         self.pending: set[TopicPartition] = set()
+        self.rebalancing_since: float | None = None
 
     def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        return
+        if self.rebalancing_since is None:
+            self.rebalancing_since = time.monotonic()
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         self.pending |= set(assigned)
+        self.rebalancing_since = None
 
 
 class ModelWorker:
     """One member of the model consumer group. Transport objects are injected.
 
-    `ensure_topics`, when given, (re)creates the worker's topics; it is called while no partition
-    is assigned and before retrying a failed emit (an in-memory broker that restarted lost them).
+    `ensure_topics`, when given, (re)creates the worker's topics; it is called every
+    `topic_check_s` while idle, after each (re)assignment and before retrying a failed emit (an
+    in-memory broker that restarted lost them).
     """
 
     def __init__(
@@ -207,8 +217,9 @@ class ModelWorker:
             if records and not self._handle(records, stop):
                 break  # stop requested while waiting out a fault: leave the batch uncommitted
             self._observe_lag()
-            if not self._consumer.assignment():
+            if not records:
                 self._check_topics()
+                self._rejoin_if_stuck()
         return self.totals
 
     def _from_committed(self, polled: Mapping[TopicPartition, Sequence[RecordLike]]) -> list[RecordLike]:
@@ -227,12 +238,23 @@ class ModelWorker:
         return [record for tp, batch in polled.items() if tp not in assigned for record in batch]
 
     def _check_topics(self) -> None:
-        """Unassigned for a while: make sure the input topic exists, then refresh the subscription."""
+        """Idle: every `topic_check_s`, make sure the topics exist (a restarted in-memory broker lost
+        them, and the group cannot rejoin until the input topic is back), then refresh the
+        subscription. Not the assignment: it still names the old partitions while a rejoin waits."""
         if self._ensure_topics is None or time.monotonic() - self._topics_checked_at < self._config.topic_check_s:
             return
         self._topics_checked_at = time.monotonic()
         if self._recreate_topics():
             self._subscribe()  # a metadata refresh: the group assigns the partitions of a new topic
+
+    def _rejoin_if_stuck(self) -> None:
+        since = self._assignments.rebalancing_since
+        if since is None or time.monotonic() - since < self._config.rejoin_after_s:
+            return
+        log.warning("no assignment %.0fs into a rebalance; joining the group again as a new member", time.monotonic() - since)
+        self._assignments.rebalancing_since = None
+        self._consumer.unsubscribe()  # leaves the group and forgets the member id
+        self._subscribe()
 
     def _recreate_topics(self) -> bool:
         if self._ensure_topics is None:
