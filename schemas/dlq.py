@@ -12,10 +12,10 @@ from schemas.sanitize import CleanLine, CleanText
 
 Stage = Literal["ingest", "decode", "model", "store"]
 
-MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
-"""Payload bytes a dead letter keeps: base64 of 4 MiB (5.6 MB) stays under the 8 MiB record limit,
-so a letter can always be produced (a larger payload keeps its head; `payload_size` says how big
-it was)."""
+MAX_PAYLOAD_BYTES = 6_000_000
+"""Payload bytes a dead letter keeps: their base64 (8,000,000 chars) plus the letter's other fields
+stays under the 8 MiB record limit, so a letter can always be produced (a larger payload keeps its
+head; `payload_size` says how big it was)."""
 
 
 class DeadLetter(Contract):
