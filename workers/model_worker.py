@@ -227,7 +227,12 @@ class ModelWorker:
         are set to the committed offset (the beginning when there is none) and read again."""
         assigned, self._assignments.pending = self._assignments.pending, set()
         for tp in assigned & self._consumer.assignment():
-            committed = self._consumer.committed(tp)
+            try:
+                committed = self._consumer.committed(tp)
+            except KafkaError as exc:  # the coordinator is away: try again after the next poll
+                log.warning("cannot read the committed offset of partition %d yet: %s", tp.partition, exc)
+                self._assignments.pending.add(tp)
+                continue
             if committed is None:
                 self._consumer.seek_to_beginning(tp)
             else:
@@ -239,13 +244,11 @@ class ModelWorker:
 
     def _check_topics(self) -> None:
         """Idle: every `topic_check_s`, make sure the topics exist (a restarted in-memory broker lost
-        them, and the group cannot rejoin until the input topic is back), then refresh the
-        subscription. Not the assignment: it still names the old partitions while a rejoin waits."""
-        if self._ensure_topics is None or time.monotonic() - self._topics_checked_at < self._config.topic_check_s:
-            return
-        self._topics_checked_at = time.monotonic()
-        if self._recreate_topics():
-            self._subscribe()  # a metadata refresh: the group assigns the partitions of a new topic
+        them, and the group cannot rejoin until the input topic is back). Whatever the assignment
+        says: it still names the old partitions while a rejoin waits."""
+        if time.monotonic() - self._topics_checked_at >= self._config.topic_check_s:
+            self._topics_checked_at = time.monotonic()
+            self._recreate_topics()
 
     def _rejoin_if_stuck(self) -> None:
         since = self._assignments.rebalancing_since
