@@ -196,7 +196,7 @@ def test_prediction_flags_are_stored_so_a_reader_can_tell_a_caveated_result(db_e
     caveated = enrichment(1).model_copy(update={"flags": ("truncated",)})
     store_batch(db_engine, [article(1), article(2)], [caveated, enrichment(2)])
     with db_engine.connect() as conn:
-        flags = dict(conn.execute(select(Enrichment.news_id, Enrichment.flags)).tuples().all())
+        flags = {row.news_id: row.flags for row in conn.execute(select(Enrichment.news_id, Enrichment.flags))}
     assert flags == {"news00000001": ["truncated"], "news00000002": []}
 
 
