@@ -4,6 +4,19 @@ Order per batch: predict every decodable item, store articles + enrichments + en
 transaction (idempotent on (news_id, model_version)), and return the `EnrichedNews` to emit and
 the dead letters to publish. The caller emits, then commits offsets — so a crash anywhere only
 replays work.
+
+Nothing but a real prediction is stored:
+
+- the predictor raises on a batch: the batch is bisected (`pipeline.isolation`) until the items
+  that fail on their own are found; those go to the DLQ (stage `model`, the error as reason);
+- the predictor returns its fallback for an input it cannot score (flags `empty`, `not_text`,
+  `unsupported_language`, `error`): the item goes to the DLQ (stage `model`, reason
+  `not scored: <flag>`), never into the tables with a made-up topic and sentiment;
+- other flags describe a real prediction (`truncated`: only the title + lead was read) and are
+  stored with it (`EnrichedNews.flags`, column `enrichments.flags`);
+- the store refuses rows (bad data, `pipeline.db.faults.is_bad_data`): the batch is bisected the
+  same way; refused items go to the DLQ (stage `store`), the rest is stored. Each item is tried
+  at most ceil(log2(n)) + 1 times. Outages are the store callable's business (the worker retries).
 """
 
 from __future__ import annotations
@@ -12,9 +25,11 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
+from pipeline.db.faults import is_bad_data
 from pipeline.db.writer import StoreResult
+from pipeline.isolation import isolate
 from schemas import DeadLetter, EnrichedNews, EntityMention, RawNews, SentimentProbs, utc_now
 
 log = logging.getLogger(__name__)
@@ -30,6 +45,9 @@ class EntityLike(Protocol):
 
 
 class PredictionLike(Protocol):
+    """What the model says about one text; a predictor may also give `flags: Sequence[str]`
+    (see `UNSCORED_FLAGS`), read with `getattr` so flag-less stand-ins work as they are."""
+
     topic: str
     topic_score: float
     sentiment: str
@@ -60,6 +78,9 @@ class BatchItem:
     payload: bytes
 
 
+UNSCORED_FLAGS = frozenset({"empty", "not_text", "unsupported_language", "error"})
+"""Flags of a predictor's fallback for an input it could not score: such an item is dead-lettered."""
+
 Store = Callable[[Sequence[RawNews], Sequence[EnrichedNews]], StoreResult]
 """Writes articles + enrichments in one transaction, e.g. `partial(pipeline.db.store_batch, engine)`."""
 
@@ -74,7 +95,7 @@ class BatchOutcome:
 
 
 def to_enriched(news: RawNews, prediction: PredictionLike, model_version: str, now: datetime) -> EnrichedNews:
-    """Map one prediction onto the `EnrichedNews` contract."""
+    """Map one prediction onto the `EnrichedNews` contract (its flags included)."""
     probs = prediction.sentiment_probs
     return EnrichedNews(
         news_id=news.id,
@@ -94,55 +115,91 @@ def to_enriched(news: RawNews, prediction: PredictionLike, model_version: str, n
             for e in prediction.entities
         ),
         processed_at=now,
+        flags=tuple(prediction_flags(prediction)),
     )
+
+
+def prediction_flags(prediction: PredictionLike) -> tuple[str, ...]:
+    return tuple(getattr(prediction, "flags", ()) or ())
 
 
 def _unit(value: float) -> float:
     return max(0.0, min(1.0, float(value)))
 
 
+Scored = tuple[BatchItem, EnrichedNews]
+
+
 def predict_items(
     items: Sequence[BatchItem], predictor: PredictorLike, now: datetime
-) -> tuple[list[tuple[BatchItem, EnrichedNews]], list[DeadLetter]]:
-    """Predict a batch; if the batch call fails, retry item by item so one bad item spoils nothing."""
-    texts = [item.news.text for item in items]
-    try:
-        predictions = list(predictor.predict(texts))
-        if len(predictions) != len(items):
-            raise RuntimeError(f"predictor returned {len(predictions)} results for {len(items)} texts")
-        pairs = list(zip(items, predictions, strict=True))
-    except Exception:  # noqa: BLE001 - isolate the failing item below
-        log.exception("batch prediction failed; retrying %d items one by one", len(items))
-        return _predict_one_by_one(items, predictor, now)
-    done, letters = [], []
-    for item, prediction in pairs:
-        try:
-            done.append((item, to_enriched(item.news, prediction, predictor.model_version, now)))
-        except Exception as exc:  # noqa: BLE001 - an unusable prediction is this item's problem only
-            letters.append(_model_letter(item, exc))
+) -> tuple[list[Scored], list[DeadLetter]]:
+    """Predict a batch; isolate the items the predictor fails on, dead-letter them and the
+    inputs it could not score (module docstring)."""
+
+    def attempt(group: Sequence[BatchItem]) -> list[PredictionLike]:
+        predictions = list(predictor.predict([item.news.text for item in group]))
+        if len(predictions) != len(group):
+            raise RuntimeError(f"predictor returned {len(predictions)} results for {len(group)} texts")
+        return predictions
+
+    result = isolate(items, attempt, is_item_fault=lambda exc: True)
+    if result.failed:
+        log.warning("prediction failed; isolated %d of %d items", len(result.failed), len(items))
+    done: list[Scored] = []
+    letters = [_letter(item, "model", f"model failed: {_describe(exc)}", type(exc).__name__) for item, exc in result.failed]
+    for group, predictions in result.done:
+        for item, prediction in zip(group, predictions, strict=True):
+            unscored = [f for f in prediction_flags(prediction) if f in UNSCORED_FLAGS]
+            if unscored:
+                letters.append(_letter(item, "model", f"not scored: {', '.join(unscored)}", "Unscored"))
+                continue
+            try:
+                done.append((item, to_enriched(item.news, prediction, predictor.model_version, now)))
+            except Exception as exc:  # noqa: BLE001 - an unusable prediction is this item's problem only
+                letters.append(_letter(item, "model", f"unusable prediction: {_describe(exc)}", type(exc).__name__))
+    order = {id(item): k for k, item in enumerate(items)}
+    done.sort(key=lambda pair: order[id(pair[0])])
     return done, letters
 
 
-def _predict_one_by_one(
-    items: Sequence[BatchItem], predictor: PredictorLike, now: datetime
-) -> tuple[list[tuple[BatchItem, EnrichedNews]], list[DeadLetter]]:
-    done, letters = [], []
-    for item in items:
-        try:
-            (prediction,) = predictor.predict([item.news.text])
-            done.append((item, to_enriched(item.news, prediction, predictor.model_version, now)))
-        except Exception as exc:  # noqa: BLE001 - routed to the DLQ with its reason
-            letters.append(_model_letter(item, exc))
-    return done, letters
+def store_items(scored: Sequence[Scored], store: Store) -> tuple[StoreResult, list[Scored], list[DeadLetter]]:
+    """Store the scored items, isolating the ones the database refuses (bad data) into dead
+    letters. Returns what was added, the items stored (or already there), and the letters."""
+
+    def attempt(group: Sequence[Scored]) -> StoreResult:
+        return store([item.news for item, _ in group], [enriched for _, enriched in group])
+
+    result = isolate(scored, attempt, is_item_fault=is_bad_data)
+    if result.failed:
+        log.warning("store refused %d of %d items; dead-lettering them", len(result.failed), len(scored))
+    total = StoreResult(
+        sum(r.articles_inserted for _, r in result.done),
+        sum(r.enrichments_inserted for _, r in result.done),
+        sum(r.entities_inserted for _, r in result.done),
+    )
+    stored = [pair for group, _ in result.done for pair in group]
+    letters = [
+        _letter(item, "store", f"store refused the item: {_describe(exc)}", type(exc).__name__)
+        for (item, _), exc in result.failed
+    ]
+    return total, stored, letters
 
 
-def _model_letter(item: BatchItem, exc: Exception) -> DeadLetter:
-    log.warning("model failed on item: %s", exc, extra={"news_id": item.news.id})
+def _describe(exc: BaseException) -> str:
+    """`Type: message`, without SQLAlchemy's statement and parameter dump."""
+    orig = getattr(exc, "orig", None)
+    cause = orig if isinstance(orig, BaseException) else exc
+    text = str(cause).split("\n[SQL:")[0].strip()
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+
+
+def _letter(item: BatchItem, stage: Literal["model", "store"], reason: str, error_type: str) -> DeadLetter:
+    log.warning("item dead-lettered: %s", reason[:200], extra={"news_id": item.news.id, "stage": stage})
     return DeadLetter.of(
         item.payload,
-        stage="model",
-        reason=f"model failed: {exc}"[:2000] or "model failed",
-        error_type=type(exc).__name__,
+        stage=stage,
+        reason=reason[:2000],
+        error_type=error_type,
         source=item.origin.source,
         partition=item.origin.partition,
         offset=item.origin.offset,
@@ -158,19 +215,17 @@ def process_batch(
     *,
     clock: Callable[[], datetime] = utc_now,
 ) -> BatchOutcome:
-    """Predict, store in one transaction, and say what to emit. Raises only if the store fails."""
+    """Predict, store, and say what to emit. Raises only what the store raises that is not bad
+    data (e.g. an outage the store callable gave up on)."""
     unique: dict[str, BatchItem] = {}
     for item in items:
         unique.setdefault(item.news.id, item)
     repeated_in_batch = len(items) - len(unique)
-    done, letters = predict_items(list(unique.values()), predictor, clock())
-    articles = [item.news for item, _ in done]
-    enriched = [e for _, e in done]
-    stored = store(articles, enriched) if done else StoreResult()
-    already_stored = len(enriched) - stored.enrichments_inserted
+    scored, model_letters = predict_items(list(unique.values()), predictor, clock())
+    stored, kept, store_letters = store_items(scored, store)
     return BatchOutcome(
-        enriched=tuple(enriched),
-        dead_letters=tuple(letters),
+        enriched=tuple(enriched for _, enriched in kept),
+        dead_letters=tuple(model_letters + store_letters),
         stored=stored,
-        duplicates=repeated_in_batch + already_stored,
+        duplicates=repeated_in_batch + len(kept) - stored.enrichments_inserted,
     )

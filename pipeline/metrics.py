@@ -18,6 +18,7 @@ class ModelWorkerMetrics:
     deduplicated: Counter
     dlq: Counter
     store_retries: Counter
+    kafka_retries: Counter
     batch_size: Histogram
     inference_seconds: Histogram
     since_published: Histogram
@@ -35,6 +36,9 @@ class ModelWorkerMetrics:
             deduplicated=Counter("finsent_model_deduplicated", "Items already stored or repeated", registry=reg),
             dlq=Counter("finsent_model_dlq", "Dead letters published", ["stage"], registry=reg),
             store_retries=Counter("finsent_model_store_retries", "Failed store attempts retried", registry=reg),
+            kafka_retries=Counter(
+                "finsent_model_kafka_retries", "Failed emits / commits retried", ["action"], registry=reg
+            ),
             batch_size=Histogram(
                 "finsent_model_batch_size", "Items per batch", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=reg
             ),

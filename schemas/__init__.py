@@ -13,6 +13,7 @@ from schemas.news import (
     SentimentProbs,
     utc_now,
 )
+from schemas.sanitize import CleanLine, CleanText, clean_line, clean_text
 from schemas.serde import DecodeFailure, decode, encode
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "AlertEvent",
     "AlertStatus",
     "AlertWindow",
+    "CleanLine",
+    "CleanText",
     "DeadLetter",
     "DecodeFailure",
     "EnrichedNews",
@@ -28,6 +31,8 @@ __all__ = [
     "Sentiment",
     "SentimentProbs",
     "canonical_url",
+    "clean_line",
+    "clean_text",
     "decode",
     "encode",
     "news_id",

@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from schemas.ids import news_id
+from schemas.sanitize import CleanLine, CleanText
 
 MAX_TITLE_CHARS = 2_000
 MAX_BODY_CHARS = 1_000_000
@@ -17,11 +26,17 @@ SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+05:00 has no UTC datetime
+        raise ValueError(f"{value.isoformat()} is out of range once converted to UTC") from exc
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-"""A timezone-aware datetime, normalised to UTC; naive datetimes are rejected."""
+"""A timezone-aware datetime, normalised to UTC; naive datetimes and out-of-range ones are rejected."""
+
+NEWS_ID_PATTERN = r"^[\x21-\x7e]+$"
+"""Ids are keys: printable ASCII without spaces (ours are 32 hex chars), never cleaned, only checked."""
 
 
 def utc_now() -> datetime:
@@ -35,41 +50,46 @@ class Contract(BaseModel):
 
 
 class RawNews(Contract):
-    """One news item as ingested, before the model has seen it."""
+    """One news item as ingested, before the model has seen it.
+
+    Every text field is sanitised on the way in (`schemas.sanitize`): whatever built it, a
+    `RawNews` holds text Postgres and JSON can store.
+    """
 
     schema_version: Literal[1] = 1
-    id: str = Field(min_length=8, max_length=64)
-    source: str = Field(min_length=1, max_length=200)
-    url: str | None = Field(default=None, max_length=4_000)
-    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
-    body: str = Field(default="", max_length=MAX_BODY_CHARS)
+    id: str = Field(min_length=8, max_length=64, pattern=NEWS_ID_PATTERN)
+    source: CleanLine = Field(min_length=1, max_length=200)
+    url: CleanLine | None = Field(default=None, max_length=4_000)
+    title: CleanLine = Field(min_length=1, max_length=MAX_TITLE_CHARS)
+    body: CleanText = Field(default="", max_length=MAX_BODY_CHARS)
     published_at: UtcDatetime
-    language: str | None = Field(default=None, max_length=16)
-    tickers: tuple[str, ...] = ()
+    language: CleanLine | None = Field(default=None, max_length=16)
+    tickers: tuple[Annotated[CleanLine, StringConstraints(max_length=32)], ...] = ()
     ingested_at: UtcDatetime = Field(default_factory=utc_now)
 
     @model_validator(mode="before")
     @classmethod
     def _fill_id(cls, data: object) -> object:
-        """Compute the stable id when the producer did not give one."""
-        if isinstance(data, dict) and not data.get("id") and isinstance(data.get("title"), str):
-            published = data.get("published_at")
-            if isinstance(published, str):
-                try:
-                    published = datetime.fromisoformat(published)
-                except ValueError:
-                    return data  # the field validator reports the bad date
-            if isinstance(published, datetime) and published.tzinfo is not None:
-                data = {
-                    **data,
-                    "id": news_id(
-                        url=data.get("url"),
-                        source=str(data.get("source", "")),
-                        title=str(data["title"]),
-                        published_at=published.astimezone(UTC),
-                    ),
-                }
-        return data
+        """Compute the stable id when the producer did not give one (wrong types are left for
+        the field validators to report)."""
+        if not (isinstance(data, dict) and not data.get("id") and isinstance(data.get("title"), str)):
+            return data
+        url, source = data.get("url"), data.get("source", "")
+        if not (url is None or isinstance(url, str)) or not isinstance(source, str):
+            return data
+        published = data.get("published_at")
+        if isinstance(published, str):
+            try:
+                published = datetime.fromisoformat(published)
+            except ValueError:
+                return data  # the field validator reports the bad date
+        if not (isinstance(published, datetime) and published.tzinfo is not None):
+            return data
+        try:
+            published = published.astimezone(UTC)
+        except OverflowError:
+            return data  # the field validator reports the out-of-range date
+        return {**data, "id": news_id(url=url, source=source, title=data["title"], published_at=published)}
 
     @property
     def text(self) -> str:
@@ -108,3 +128,8 @@ class EnrichedNews(Contract):
     sentiment_score: float = Field(ge=-1.0, le=1.0, description="P(positive) - P(negative)")
     entities: tuple[EntityMention, ...] = ()
     processed_at: UtcDatetime = Field(default_factory=utc_now)
+    flags: tuple[str, ...] = Field(
+        default=(),
+        description="caveats of a real prediction, e.g. `truncated` (only the title + lead was read); "
+        "inputs that could not be scored are dead-lettered, never stored with a fallback",
+    )

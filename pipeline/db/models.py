@@ -125,6 +125,9 @@ class Enrichment(Base):
     p_positive: Mapped[float] = mapped_column(Float)
     sentiment_score: Mapped[float] = mapped_column(Float)
     processed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    flags: Mapped[list[str]] = mapped_column(
+        JsonType, default=list, server_default=text("'[]'"), comment="caveats of the prediction, e.g. truncated"
+    )
     stored_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 
     article: Mapped[Article] = relationship(back_populates="enrichments")

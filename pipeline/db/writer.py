@@ -177,6 +177,7 @@ def _enrichment_row(e: EnrichedNews) -> dict[str, Any]:
         "p_positive": e.sentiment_probs.positive,
         "sentiment_score": e.sentiment_score,
         "processed_at": e.processed_at,
+        "flags": list(e.flags),
     }
 
 

@@ -1,7 +1,9 @@
 """Kafka clients with the settings measured to work on Tansu and Apache Kafka (kafka-python 3.0.12).
 
-- Producer: acks=all, lz4, a few ms of linger, retries; no idempotence (Tansu answers the
-  producer-id request with an error for kafka-python 2.x/aiokafka; not needed with idempotent sinks).
+- Producer: acks=all, lz4, a few ms of linger, retries; no idempotence (`enable_idempotence` is
+  kafka-python 3's default, so it is turned off explicitly): after a restart of the embedded broker
+  the idempotent producer's InitProducerId fails and leaves it broken for good ("fatal error"), and
+  the sinks are idempotent anyway (a retried record is a harmless duplicate).
 - Consumer: manual commits (write, then commit), earliest reset, a short group session timeout:
   Tansu holds JoinGroup for half the session timeout, so 6 s means a ~3 s join.
 - End offsets: Tansu answers ListOffsets(latest) with the first offset of the last batch + 1, so
@@ -26,6 +28,7 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 PRODUCER_DEFAULTS: Mapping[str, Any] = {
     "acks": "all",
+    "enable_idempotence": False,
     "compression_type": "lz4",
     "linger_ms": 5,
     "retries": 5,
@@ -157,6 +160,16 @@ def _high_watermarks(probe: KafkaConsumer, topic: str, timeout_s: float) -> dict
                 f"no fetch response for {topic!r} partitions {missing} within {timeout_s}s"
             )
     return marks
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The offsets `group` has committed on `topic`, by partition (partitions without one are left out)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="finsent-admin")
+    try:
+        offsets = admin.list_group_offsets({group: None}).get(group, {})
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
 
 
 def consumer_lag(consumer: KafkaConsumer) -> dict[TopicPartition, int]:

@@ -94,6 +94,8 @@ class DeadLetterPublisher:
                 "error_type": letter.error_type,
                 "source": letter.source,
                 "news_id": letter.news_id,
+                "partition": letter.partition,
+                "offset": letter.offset,
                 "reason": letter.reason[:200],
             },
         )

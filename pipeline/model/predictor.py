@@ -97,11 +97,14 @@ class Predictor:
                 log.warning("int8 quantization requested but the model card does not clear it (1-point rule)")
             model = quantize_int8(model)
         self.quantized = quantize and self.device.type == "cpu"
+        self.model_version = numerics_version(self.model_version, self.dtype, self.quantized)
         self.model = model
         self.pad_id = int(self.tokenizer.pad_token_id or 0)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """One `Prediction` per text, in order. A bad item gets a flagged low-confidence result."""
+        """One `Prediction` per text, in order. An input that cannot be scored gets the flagged
+        `fallback` (its flags say why: callers must not store it as a prediction); an error while
+        scoring raises."""
         items = self.preprocess(texts)
         results: list[Prediction | None] = [None] * len(items)
         ready = [i for i, it in enumerate(items) if it.tokens is not None]
@@ -189,13 +192,9 @@ class Predictor:
         return Prediction(topic, 0.0, sentiment, {k: 1.0 / n for k in self.labels.sentiment}, 0.0, [], flags)
 
     def _run(self, batch: list[_Item]) -> list[Prediction]:
-        try:
-            return self._score(batch)
-        except Exception:  # noqa: BLE001 - retry one by one, so only the bad item is lost
-            if len(batch) == 1:
-                log.exception("model failed on one item")
-                return [self.fallback(("error",))]
-            return [p for it in batch for p in self._run([it])]
+        """Score a batch. A failure raises, never turns into a fallback that looks like a result:
+        the caller (`pipeline.enrichment`) isolates the failing items and dead-letters them."""
+        return self._score(batch)
 
     def _score(self, batch: list[_Item]) -> list[Prediction]:
         topic, sentiment, ner = self.forward([it.tokens for it in batch])  # type: ignore[misc]
@@ -218,6 +217,20 @@ class Predictor:
             return tokenize(self.tokenizer, [text], self.max_length)[0]
         except Exception:  # noqa: BLE001
             return None
+
+
+def numerics_version(version: str, dtype: torch.dtype, quantized: bool) -> str:
+    """`version` plus what changes the numbers: `+int8` (dynamic quantization), `+bf16`/`+fp16`
+    (half precision on a GPU); full-precision float32 keeps the checkpoint's version as it is.
+    Results of different numerics are then stored side by side, never mixed under one version."""
+    if quantized:
+        return f"{version}+int8"
+    if dtype != torch.float32:
+        return f"{version}+{_DTYPE_TAGS.get(dtype, str(dtype).removeprefix('torch.'))}"
+    return version
+
+
+_DTYPE_TAGS = {torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
 def load_predictor(

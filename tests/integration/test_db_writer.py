@@ -190,3 +190,19 @@ def test_any_two_batches_store_their_union(db_engine: Engine, first: set[int], s
     assert existing_enrichment_ids(db_engine, [f"news{i:08d}" for i in range(16)], VERSION) == {
         f"news{i:08d}" for i in first | second
     }
+
+
+def test_prediction_flags_are_stored_so_a_reader_can_tell_a_caveated_result(db_engine: Engine) -> None:
+    caveated = enrichment(1).model_copy(update={"flags": ("truncated",)})
+    store_batch(db_engine, [article(1), article(2)], [caveated, enrichment(2)])
+    with db_engine.connect() as conn:
+        flags = {row.news_id: row.flags for row in conn.execute(select(Enrichment.news_id, Enrichment.flags))}
+    assert flags == {"news00000001": ["truncated"], "news00000002": []}
+
+
+def test_sanitised_text_reaches_postgres_intact(db_engine: Engine) -> None:
+    dirty = article(7, title="NUL\x00 and \ud800 lone", body="a\x00b\r\nc", tickers=("AC\x00ME",))
+    assert store_batch(db_engine, [dirty], [enrichment(7)]).enrichments_inserted == 1
+    with db_engine.connect() as conn:
+        row = conn.execute(select(Article.title, Article.body, Article.tickers)).one()
+    assert tuple(row) == ("NUL and \ufffd lone", "ab\nc", ["ACME"])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from kafka import OffsetAndMetadata, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from pipeline.kafka.clients import consumer_lag, make_consumer, make_producer, topic_end_offsets
 from tests.fixtures.kafka import KafkaTopics, consume
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -61,8 +63,15 @@ def test_topic_end_offsets_reads_the_high_watermark(kafka_bootstrap: str, kafka_
         tps = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
         consumer.assign(tps)
         consumer.seek_to_beginning()
-        got = consumer.poll(timeout_ms=5000, max_records=10)
-        assert sum(len(b) for b in got.values()) == 10
+        got: list[ConsumerRecord] = []
+
+        def ten_read() -> bool:  # never asks for more than the records still missing
+            polled = consumer.poll(timeout_ms=500, max_records=10 - len(got))
+            got.extend(record for batch in polled.values() for record in batch)
+            return len(got) >= 10
+
+        wait_until(ten_read, "10 records read")
+        assert len(got) == 10 and {r.partition for r in got} == {0}
         assert consumer_lag(consumer).get(tps[0]) == 20
     finally:
         consumer.close()

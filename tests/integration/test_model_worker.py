@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -20,13 +21,21 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
 from pipeline.db import Enrichment, make_engine, store_batch
-from pipeline.kafka.clients import make_consumer, make_producer
+from pipeline.enrichment import PredictorLike
+from pipeline.kafka.broker import free_port
+from pipeline.kafka.clients import (
+    committed_offsets,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+    topic_end_offsets,
+)
 from pipeline.model import Predictor
 from schemas import DeadLetter, EnrichedNews, RawNews, decode, encode
-from tests.fixtures.kafka import KafkaTopics, consume, malformed_raw_payloads
+from tests.fixtures.kafka import TEST_PARTITIONS, KafkaTopics, consume, malformed_raw_payloads
 from tests.fixtures.tcp_proxy import TcpProxy
 from tests.fixtures.waiting import WAIT_S, wait_until
-from workers.model_worker import ModelWorker, ModelWorkerConfig
+from workers.model_worker import CONSUMER_OVERRIDES, PRODUCER_OVERRIDES, ModelWorker, ModelWorkerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADLINES = (
@@ -71,14 +80,26 @@ def distinct_enriched_ids(engine: Engine) -> set[str]:
 
 
 def worker_for(
-    bootstrap: str, topics: KafkaTopics, engine: Engine, predictor: Predictor, **config: object
+    bootstrap: str,
+    topics: KafkaTopics,
+    engine: Engine,
+    predictor: PredictorLike,
+    *,
+    max_poll_records: int = 64,
+    producer_overrides: dict[str, object] | None = None,
+    **config: object,
 ) -> tuple[ModelWorker, KafkaConsumer]:
+    """A model worker wired as `finsent worker model` wires it, on this test's topics and group."""
     consumer = make_consumer(
-        bootstrap, group_id=topics.group("model"), topics=[topics.raw], max_poll_records=64
+        bootstrap,
+        group_id=topics.group("model"),
+        topics=[topics.raw],
+        max_poll_records=max_poll_records,
+        **CONSUMER_OVERRIDES,
     )
     worker = ModelWorker(
         consumer=consumer,
-        producer=make_producer(bootstrap),
+        producer=make_producer(bootstrap, **{**PRODUCER_OVERRIDES, **(producer_overrides or {})}),
         predictor=predictor,
         store=partial(store_batch, engine),
         config=ModelWorkerConfig(
@@ -86,6 +107,9 @@ def worker_for(
             topic_enriched=topics.enriched,
             topic_dlq=topics.dlq,
             **config,  # type: ignore[arg-type]
+        ),
+        ensure_topics=partial(
+            ensure_topics, bootstrap, [topics.raw, topics.enriched, topics.dlq], partitions=TEST_PARTITIONS
         ),
     )
     return worker, consumer
@@ -126,8 +150,13 @@ def test_items_in_equal_rows_out_and_counts_reconcile(
     assert all(isinstance(e, EnrichedNews) and e.model_version == predictor.model_version for e in enriched)
 
 
+OUTAGE_S = float(os.environ.get("FINSENT_TEST_OUTAGE_S", "60"))
+"""How long the database stays unreachable in the outage test (the reliability table's 60 s)."""
+
+
 @pytest.mark.integration
-def test_database_outage_pauses_then_catches_up_without_loss(
+@pytest.mark.slow
+def test_database_outage_pauses_partitions_commits_nothing_then_catches_up(
     kafka_bootstrap: str, kafka_topics: KafkaTopics, pg_url: str, pg_engine: Engine, predictor: Predictor
 ) -> None:
     url = make_url(pg_url)
@@ -136,31 +165,52 @@ def test_database_outage_pauses_then_catches_up_without_loss(
         url.set(host="127.0.0.1", port=proxy.port), pool_timeout=2, connect_args={"connect_timeout": 2}
     )
     items = news_items(80, tag="outage")
+    group = kafka_topics.group("model")
     worker, consumer = worker_for(
-        kafka_bootstrap, kafka_topics, proxied, predictor, retry_initial_s=0.2, retry_max_s=1.0
+        kafka_bootstrap, kafka_topics, proxied, predictor, retry_initial_s=0.2, retry_max_s=2.0
     )
     stop = threading.Event()
     runner = threading.Thread(
         target=worker.run, args=(stop,), kwargs={"until": lambda t: t.stored >= len(items)}
     )
+    paused_seen: list[set[int]] = []
     try:
         proxy.pause()
         produce(kafka_bootstrap, kafka_topics.raw, [(n.id.encode(), encode(n)) for n in items])
+        ends = topic_end_offsets(kafka_bootstrap, kafka_topics.raw)
         runner.start()
-        wait_until(lambda: worker.metrics.store_retries._value.get() >= 3, "store retries during the outage")
-        assert not worker.storing_ok
-        assert enrichment_count(pg_engine) == 0
+        wait_until(lambda: worker.metrics.store_retries._value.get() >= 1, "a failed store during the outage")
+        outage_ends = time.monotonic() + OUTAGE_S
+        while time.monotonic() < outage_ends:  # sampled for the whole outage: nothing may move
+            assert runner.is_alive() and not worker.storing_ok
+            paused_seen.append({tp.partition for tp in consumer.paused()})
+            assert committed_offsets(kafka_bootstrap, group, kafka_topics.raw) == {}
+            assert enrichment_count(pg_engine) == 0
+            time.sleep(1.0)  # the sampling interval of the outage, not a wait for an event
+        retries_in_outage = worker.metrics.store_retries._value.get()
         proxy.resume()
-        runner.join(timeout=120)
+        resumed = time.monotonic()
+        runner.join(timeout=3 * WAIT_S)
         assert not runner.is_alive()
+        print(
+            f"figures: outage {OUTAGE_S:.0f} s, {retries_in_outage:.0f} store retries, "
+            f"{len(items)} items stored {time.monotonic() - resumed:.1f} s after the database came back"
+        )
     finally:
         stop.set()
         runner.join(timeout=10) if runner.is_alive() else None
         consumer.close(autocommit=False)
         proxy.stop()
         proxied.dispose()
+    assigned = set(range(TEST_PARTITIONS))
+    assert paused_seen and all(seen == assigned for seen in paused_seen[1:]), paused_seen
+    assert worker.metrics.store_retries._value.get() >= 3  # capped backoff: retried all along
     assert worker.storing_ok
     assert distinct_enriched_ids(pg_engine) == {n.id for n in items}
+    wait_until(
+        lambda: committed_offsets(kafka_bootstrap, group, kafka_topics.raw) == ends,
+        "the stored batches' offsets committed",
+    )
     assert worker.totals.consumed == worker.totals.stored + worker.totals.deduplicated + worker.totals.dlq
 
 
@@ -221,14 +271,29 @@ def test_kill_9_mid_stream_then_restart_stores_every_item_exactly_once(
     stored_at_kill = enrichment_count(pg_engine)
     assert 0 < stored_at_kill < len(items), "the kill must land mid-stream"
 
-    second = _spawn_worker(worker_env, log)
+    bad = malformed_raw_payloads()
+    unscorable = RawNews(source="test-wire", title="!!! ??? ...", published_at=datetime(2026, 6, 2, tzinfo=UTC))  # type: ignore[call-arg]
+    produce(
+        kafka_bootstrap,
+        kafka_topics.raw,
+        [(None, value) for value, _ in bad.values()] + [(unscorable.id.encode(), encode(unscorable))],
+    )
+    metrics_port = free_port()
+    second = _spawn_worker({**worker_env, "FINSENT_METRICS_PORT": str(metrics_port)}, log)
     try:
         wait_until(
             lambda: enrichment_count(pg_engine) >= len(items) or second.poll() is not None,
             "every item stored",
             5 * WAIT_S,
         )
-        time.sleep(1.5)  # let the last batch's offsets commit
+        ends = topic_end_offsets(worker_env["FINSENT_KAFKA_BOOTSTRAP"], kafka_topics.raw)
+        wait_until(
+            lambda: committed_offsets(kafka_bootstrap, kafka_topics.group("model"), kafka_topics.raw) == ends
+            or second.poll() is not None,
+            "the last batch's offsets committed",
+        )
+        assert second.poll() is None, log.read_text()[-3000:]
+        health, metrics = _ops_endpoints(metrics_port)
         second.send_signal(signal.SIGTERM)
         started = time.monotonic()
         code = second.wait(timeout=15)
@@ -239,9 +304,35 @@ def test_kill_9_mid_stream_then_restart_stores_every_item_exactly_once(
             second.kill()
     assert enrichment_count(pg_engine) == len(items)
     assert distinct_enriched_ids(pg_engine) == {n.id for n in items}
-    summary = json.loads(log.read_text().strip().splitlines()[-1])
+    lines = [json.loads(line) for line in log.read_text().strip().splitlines()]  # FINSENT_LOG_JSON: all JSON
+    summary = lines[-1]
     assert summary["consumed"] == summary["stored"] + summary["deduplicated"] + summary["dlq"]
-    assert summary["dlq"] == 0
+    assert summary["dlq"] == len(bad) + 1
+    print(f"figures: kill -9 at {stored_at_kill}/{len(items)} stored; restart summary {summary}")
+    letters = [line for line in lines if line.get("msg") == "dead letter"]
+    assert len(letters) == len(bad) + 1
+    assert all("news_id" in line and line["offset"] is not None for line in letters)
+    assert [line["news_id"] for line in letters if line["stage"] == "model"] == [unscorable.id]
+    batch_lines = [line for line in lines if line.get("msg") == "batch stored"]
+    assert batch_lines and all(line["level"] == "INFO" and "ts" in line for line in batch_lines)
+    # FINSENT_METRICS_PORT: /healthz and /metrics of the second process, read before it stopped
+    assert health["ok"] is True and health["model_version"] and health["storing_ok"] and health["emitting_ok"]
+    consumed = health["totals"]["consumed"]
+    assert consumed == summary["consumed"] and health["totals"]["dlq"] == summary["dlq"]
+    assert f"finsent_model_consumed_total {float(consumed)}" in metrics
+    assert 'finsent_model_dlq_total{stage="model"} 1.0' in metrics
+    assert f'finsent_model_dlq_total{{stage="decode"}} {float(len(bad))}' in metrics
+
+
+def _ops_endpoints(port: int) -> tuple[dict[str, object], str]:
+    """GET /healthz (JSON, 200) and /metrics (Prometheus text) of a worker's ops port."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+        assert response.status == 200
+        health = json.loads(response.read())
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
+        metrics = response.read().decode()
+    return health, metrics
 
 
 @pytest.mark.integration

@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import pytest
+from sqlalchemy.exc import DataError, OperationalError
+
 from pipeline.db.writer import StoreResult
 from pipeline.enrichment import BatchItem, Origin, process_batch
 from schemas import EnrichedNews, RawNews, encode
@@ -33,6 +36,7 @@ class Pred:
     )
     sentiment_score: float = -0.6
     entities: list[Ent] = field(default_factory=lambda: [Ent("Fed", "ORG", 0, 3, 0.98, None)])
+    flags: tuple[str, ...] = ()
 
 
 class ScriptedPredictor:
@@ -47,14 +51,29 @@ class ScriptedPredictor:
         self.calls.append(len(texts))
         if any("BOOM" in t for t in texts):
             raise ValueError("cannot score BOOM")
-        return [Pred() for _ in texts]
+        return [Pred(flags=_flags(t)) for t in texts]
+
+
+def _flags(text: str) -> tuple[str, ...]:
+    """What the real predictor says of inputs it cannot score, or only partly read."""
+    if text.startswith("???"):
+        return ("empty",)
+    if text.startswith("中文"):
+        return ("unsupported_language",)
+    return ("truncated",) if text.startswith("LONG") else ()
 
 
 class MemoryStore:
+    """Refuses (as Postgres would, with a `DataError`) any batch holding a title with 'POISON'."""
+
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], EnrichedNews] = {}
+        self.calls: list[int] = []
 
     def __call__(self, articles: Sequence[RawNews], enriched: Sequence[EnrichedNews]) -> StoreResult:
+        self.calls.append(len(articles))
+        if any("POISON" in a.title for a in articles):
+            raise DataError("INSERT ...", {}, ValueError("value refused by the database"))
         new = [e for e in enriched if (e.news_id, e.model_version) not in self.rows]
         for e in new:
             self.rows[(e.news_id, e.model_version)] = e
@@ -84,7 +103,7 @@ def test_one_bad_item_goes_to_dlq_and_the_rest_is_stored() -> None:
     (letter,) = outcome.dead_letters
     assert letter.stage == "model" and "cannot score BOOM" in letter.reason
     assert letter.offset == 1 and letter.payload == batch[1].payload
-    assert predictor.calls == [3, 1, 1, 1]
+    assert predictor.calls == [3, 1, 2, 1, 1]  # bisected: the good half is scored in one call
 
 
 def test_replayed_batch_is_counted_as_duplicates_not_stored_twice() -> None:
@@ -95,3 +114,36 @@ def test_replayed_batch_is_counted_as_duplicates_not_stored_twice() -> None:
     again = process_batch(batch, ScriptedPredictor(), store, clock=lambda: NOW)
     assert again.stored.enrichments_inserted == 0 and again.duplicates == 3
     assert len(store.rows) == 2
+
+
+def test_unscorable_inputs_are_dead_lettered_and_caveats_are_stored() -> None:
+    store = MemoryStore()
+    batch = [item("??? !!!", 0), item("中文标题", 1), item("LONG story", 2), item("Fed hikes", 3)]
+    outcome = process_batch(batch, ScriptedPredictor(), store, clock=lambda: NOW)
+    reasons = {letter.offset: letter.reason for letter in outcome.dead_letters}
+    assert reasons == {0: "not scored: empty", 1: "not scored: unsupported_language"}
+    assert all(letter.stage == "model" and letter.error_type == "Unscored" for letter in outcome.dead_letters)
+    assert [e.flags for e in outcome.enriched] == [("truncated",), ()]
+    assert {key[0] for key in store.rows} == {batch[2].news.id, batch[3].news.id}
+
+
+def test_rows_the_store_refuses_are_isolated_and_dead_lettered_the_rest_is_stored() -> None:
+    store = MemoryStore()
+    batch = [item(f"Headline {i}" + (" POISON" if i in (2, 5) else ""), i) for i in range(8)]
+    outcome = process_batch(batch, ScriptedPredictor(), store, clock=lambda: NOW)
+    assert sorted(letter.offset for letter in outcome.dead_letters) == [2, 5]
+    (letter, _) = outcome.dead_letters
+    assert letter.stage == "store" and letter.error_type == "DataError"
+    assert "ValueError: value refused by the database" in letter.reason and "[SQL" not in letter.reason
+    assert letter.payload == batch[letter.offset or 0].payload
+    assert outcome.stored.enrichments_inserted == 6 == len(store.rows)
+    assert [e.news_id for e in outcome.enriched] == [b.news.id for k, b in enumerate(batch) if k not in (2, 5)]
+    assert len(store.calls) <= 2 * 2 * 3 + 1  # bisection: a few tries per bad item, not one per item
+
+
+def test_an_outage_is_not_isolated_it_propagates() -> None:
+    def down(articles: Sequence[RawNews], enriched: Sequence[EnrichedNews]) -> StoreResult:
+        raise OperationalError("INSERT ...", {}, ConnectionError("connection refused"))
+
+    with pytest.raises(OperationalError):
+        process_batch([item("Fed hikes", 0), item("Oil slides", 1)], ScriptedPredictor(), down, clock=lambda: NOW)

@@ -33,34 +33,48 @@ def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
     from pipeline.observability import OpsServer
     from workers.lifecycle import stop_on_signals
-    from workers.model_worker import ModelWorker, ModelWorkerConfig, predictor_from_settings
+    from workers.model_worker import (
+        CONSUMER_OVERRIDES,
+        PRODUCER_OVERRIDES,
+        ModelWorker,
+        ModelWorkerConfig,
+        predictor_from_settings,
+    )
 
     stop = threading.Event()
     topic_in = args.topic or settings.topic_raw
     predictor = predictor_from_settings(settings)
     engine = open_database(settings)
     with stop_on_signals(stop), broker_for(settings) as bootstrap:
-        ensure_topics(
-            bootstrap, [topic_in, settings.topic_enriched, settings.topic_dlq], partitions=settings.kafka_partitions
+        topics = partial(
+            ensure_topics,
+            bootstrap,
+            [topic_in, settings.topic_enriched, settings.topic_dlq],
+            partitions=settings.kafka_partitions,
         )
+        topics()
         consumer = make_consumer(
             bootstrap,
             group_id=args.group or settings.model_group,
             topics=[topic_in],
             max_poll_records=settings.batch_max_items,
+            **CONSUMER_OVERRIDES,
         )
-        producer = make_producer(bootstrap)
+        producer = make_producer(bootstrap, **PRODUCER_OVERRIDES)
         worker = ModelWorker(
             consumer=consumer,
             producer=producer,
             predictor=predictor,
             store=partial(store_batch, engine),
             config=ModelWorkerConfig.from_settings(settings, topic_in=topic_in),
+            ensure_topics=topics,
         )
 
         def health() -> dict[str, Any]:
             return {
-                "ok": worker.storing_ok,
+                "ok": worker.storing_ok and worker.emitting_ok,
+                "storing_ok": worker.storing_ok,
+                "emitting_ok": worker.emitting_ok,
                 "model_version": predictor.model_version,
                 "last_batch_at": worker.last_batch_at,
                 "totals": worker.totals.as_dict(),

@@ -23,6 +23,7 @@ from schemas import (
     encode,
     news_id,
 )
+from schemas.dlq import MAX_PAYLOAD_BYTES
 from schemas.news import MAX_BODY_CHARS
 
 PUBLISHED = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -134,6 +135,16 @@ def test_decode_never_raises(payload: bytes) -> None:
     assert isinstance(result, (RawNews, DecodeFailure))
 
 
-def test_dead_letter_keeps_payload_bytes() -> None:
-    letter = DeadLetter.of(b"\x00\xffraw", stage="ingest", reason="r", error_type="E", source="file.csv")
-    assert letter.payload == b"\x00\xffraw"
+def test_dead_letter_payload_survives_the_topic_byte_for_byte() -> None:
+    payload = bytes(range(256)) + b"\x00\xffraw"
+    letter = DeadLetter.of(payload, stage="ingest", reason="r", error_type="E", source="file.csv")
+    read_back = decode(encode(letter), DeadLetter)
+    assert isinstance(read_back, DeadLetter)
+    assert read_back.payload == payload and read_back.payload_size is None
+
+
+def test_dead_letter_of_a_huge_payload_keeps_its_head_and_says_how_big_it_was() -> None:
+    payload = b"x" * (MAX_PAYLOAD_BYTES + 10)
+    letter = DeadLetter.of(payload, stage="decode", reason="too big", error_type="E", source="news.raw")
+    assert letter.payload == payload[:MAX_PAYLOAD_BYTES] and letter.payload_size == len(payload)
+    assert len(encode(letter)) < 8 * 1024 * 1024  # under the producer's record limit
