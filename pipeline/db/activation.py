@@ -59,3 +59,20 @@ def activate(engine: Engine, model_version: str, *, now: datetime, by: str = "",
             )
         )
     log.info("model version %s activated for live alerts by %s", model_version, by or "?")
+
+
+def activate_first(engine: Engine, model_version: str, *, now: datetime, by: str) -> bool:
+    """Activate `model_version` only when no version was ever activated; True when it did. A fresh
+    deployment thus evaluates the version its first live model worker serves, and nothing after
+    that changes it implicitly. (Workers that start at the same instant may each insert a row; the
+    last is active — they serve one checkpoint, so it is the same version.)"""
+    with engine.begin() as conn:
+        if conn.execute(select(ModelActivation.id).limit(1)).first() is not None:
+            return False
+        conn.execute(
+            ModelActivation.__table__.insert().values(
+                model_version=model_version, activated_at=now, activated_by=by, comment="first live version"
+            )
+        )
+    log.info("no model version was active: %s activated for live alerts (%s)", model_version, by)
+    return True

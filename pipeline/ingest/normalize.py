@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_tz
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -267,12 +268,12 @@ def extract_tickers(hints: object, title: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------- item
 
 
-def _unencodable(text: str) -> bool:
+def _check_url(url: str) -> None:
+    """Raise `InvalidItem` for a link that does not parse (an unbalanced IPv6 bracket, a bad port)."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+        _ = urlsplit(url).port
+    except ValueError as exc:
+        raise InvalidItem(f"not a usable URL: {exc}", field="url") from exc
 
 
 def _pick(item: Mapping[str, object], field: str) -> object:
@@ -328,6 +329,8 @@ def normalize(
         raise InvalidItem(f"expected a string, got {type(url_value).__name__}", field="url")
     if url and len(url) > MAX_URL_CHARS:
         raise InvalidItem(f"{len(url)} chars, limit {MAX_URL_CHARS}", field="url")
+    if url:
+        _check_url(url)
 
     item_source = _pick(item, "source")
     name = clean_text(item_source) if isinstance(item_source, str) else ""
@@ -354,15 +357,9 @@ def normalize(
     else:
         language = guess_language(f"{title}. {body[:1_000]}")
 
-    try:
-        item_id = news_id(
-            url=url, source=name, title=title, published_at=published_at if published_value is not None else UNDATED
-        )
-    except UnicodeEncodeError as exc:  # a lone surrogate (JSON "\ud800") cannot be hashed as UTF-8
-        field = next(f for f, v in (("title", title), ("source", name), ("url", url or "")) if _unencodable(v))
-        raise InvalidItem("not valid Unicode (lone surrogate)", field=field) from exc
-    except ValueError as exc:  # urlsplit: "Invalid IPv6 URL", "Port out of range"
-        raise InvalidItem(f"not a usable URL: {exc}", field="url") from exc
+    item_id = news_id(  # sanitises its inputs (lone surrogates, controls) and never raises
+        url=url, source=name, title=title, published_at=published_at if published_value is not None else UNDATED
+    )
     try:
         return RawNews(
             id=item_id,

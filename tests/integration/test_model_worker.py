@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from pipeline.db import Enrichment, make_engine, store_batch
+from pipeline.db.activation import active_version
 from pipeline.enrichment import PredictorLike
 from pipeline.kafka.broker import free_port
 from pipeline.kafka.clients import (
@@ -321,6 +322,11 @@ def test_kill_9_mid_stream_then_restart_stores_every_item_exactly_once(
     assert consumed == summary["consumed"] and health["totals"]["dlq"] == summary["dlq"]
     assert f"finsent_model_consumed_total {float(consumed)}" in metrics
     assert 'finsent_model_dlq_total{stage="model"} 1.0' in metrics
+    # the first live model worker activated its version for live alerts; the restart did not add a row
+    active = active_version(pg_engine)
+    assert (active.model_version, active.source) == (health["model_version"], "activated")
+    with pg_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM model_activations")).scalar() == 1
     assert f'finsent_model_dlq_total{{stage="decode"}} {float(len(bad))}' in metrics
 
 

@@ -29,9 +29,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.db import open_database, store_batch
+    from pipeline.db.activation import activate_first
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
     from pipeline.observability import OpsServer
+    from schemas import utc_now
     from workers.lifecycle import stop_on_signals
     from workers.model_worker import (
         CONSUMER_OVERRIDES,
@@ -45,6 +47,8 @@ def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
     topic_in = args.topic or settings.topic_raw
     predictor = predictor_from_settings(settings)
     engine = open_database(settings)
+    if topic_in == settings.topic_raw and not settings.alerts_model_version:
+        activate_first(engine, predictor.model_version, now=utc_now(), by="finsent worker model")
     with stop_on_signals(stop), broker_for(settings) as bootstrap:
         topics = partial(
             ensure_topics,

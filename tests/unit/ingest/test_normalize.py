@@ -201,8 +201,6 @@ class TestUndatedAndHostileInput:
     @pytest.mark.parametrize(
         ("fields", "field", "fragment"),
         [
-            ({"title": "lone \ud800 surrogate"}, "title", "lone surrogate"),
-            ({"source": "wire \udfff"}, "source", "lone surrogate"),
             ({"url": "http://[broken"}, "url", "not a usable URL"),
             ({"url": "http://example.com:99999/a"}, "url", "not a usable URL"),
             ({"published_at": 10**400}, "published_at", "out of range"),
@@ -215,3 +213,9 @@ class TestUndatedAndHostileInput:
             normalize(item(**fields), source="feed", now=NOW)
         assert info.value.field == field
         assert fragment in info.value.reason
+
+    def test_lone_surrogates_are_replaced_not_fatal(self) -> None:
+        """The contract's sanitising step keeps the story: each lone surrogate becomes U+FFFD."""
+        news = normalize(item(title="lone \ud800 surrogate", source="wire \udfff"), source="feed", now=NOW)
+        assert news.title == "lone \ufffd surrogate" and news.source == "wire \ufffd"
+        news.title.encode("utf-8")  # storable and hashable
