@@ -36,11 +36,12 @@ from datetime import datetime, timedelta
 import numpy as np
 from sqlalchemy import Engine, func, select
 
+from alerts.evaluate import could_be_active
 from alerts.lifecycle import AlertState, Status, grid_ceil, next_deadline, skip_unchanged
 from alerts.planner import EmittedEvent, plan_group, plan_tick
-from alerts.rules import AnyRule, RulesConfig
+from alerts.rules import AnyRule, NegativeSpikeRule, RulesConfig, VolumeSpikeRule
 from alerts.state_store import InMemoryStateStore
-from alerts.stats import BASELINE_ALIGN, GroupKey, RuleStats, StatsSpec, floor_time, window_stats
+from alerts.stats import BASELINE_ALIGN, Aggregate, GroupKey, RuleStats, StatsSpec, floor_time, window_stats
 from alerts.stats_memory import MemoryStats, ScoredRow, Series, load_rows, periods_us, to_us
 from pipeline.db.models import Enrichment
 
@@ -246,7 +247,8 @@ class _Presence:
 
 
 class _EventDriven:
-    """One event-driven backtest run (see the module docstring)."""
+    """One event-driven backtest run (see the module docstring). Specs and groups are referred to
+    by index (`spec_id`, `key_id`) in the hot loop."""
 
     def __init__(
         self,
@@ -258,17 +260,24 @@ class _EventDriven:
         step: timedelta,
         receivers: tuple[str, ...],
     ) -> None:
-        self.rules = {r.name: r for r in rules.rules}
         self.version = model_version
         self.first, self.n_ticks, self.step = first, n_ticks, step
         self.receivers = receivers
         self.specs = sorted({StatsSpec.of(r) for r in rules.rules}, key=repr)
-        self.rules_of = {spec: sorted(n for n, r in self.rules.items() if StatsSpec.of(r) == spec) for spec in self.specs}
-        self.groups = {spec: stats.groups(spec, model_version) for spec in self.specs}
-        self.keys = {spec: list(self.groups[spec]) for spec in self.specs}
-        self.live: dict[tuple[str, GroupKey], AlertState] = {}
-        self.deadline: dict[tuple[str, GroupKey], int] = {}
-        self.heap: list[tuple[int, str, GroupKey]] = []
+        self.spec_of = {r.name: self.specs.index(StatsSpec.of(r)) for r in rules.rules}
+        self.rules_of = [[r for r in rules.rules if self.spec_of[r.name] == i] for i in range(len(self.specs))]
+        self.groups = [stats.groups(spec, model_version) for spec in self.specs]
+        self.keys = [list(groups) for groups in self.groups]
+        self.series = [list(groups.values()) for groups in self.groups]
+        self.window_us = [spec.window // _US for spec in self.specs]
+        self.baseline_seconds = [spec.baseline_seconds for spec in self.specs]
+        self.align_us = BASELINE_ALIGN // _US
+        self.baselines: dict[tuple[int, int], tuple[int, Aggregate]] = {}
+        """Per group, its baseline aggregate and the baseline end it was computed for (the
+        baseline only moves every 5 minutes)."""
+        self.live: dict[tuple[str, int], AlertState] = {}
+        self.deadline: dict[tuple[str, int], int] = {}
+        self.heap: list[tuple[int, str, int]] = []
 
     def live_states(self) -> list[AlertState]:
         """The pending and firing states as of the last tick."""
@@ -280,41 +289,41 @@ class _EventDriven:
     def run(self) -> tuple[list[EmittedEvent], int]:
         if self.n_ticks <= 0:
             return [], 0
-        ticks, spec_ids, key_ids = self._schedule()
+        ticks, spec_ids, key_ids = (a.tolist() for a in self._schedule())
         events: list[EmittedEvent] = []
         evaluated, pos, n = 0, 0, len(ticks)
         while True:
-            next_change = int(ticks[pos]) if pos < n else self.n_ticks
+            next_change = ticks[pos] if pos < n else self.n_ticks
             next_due = self.heap[0][0] if self.heap else self.n_ticks
             tick = min(next_change, next_due)
             if tick >= self.n_ticks:
                 break
-            touched: dict[str, set[GroupKey]] = {}
+            touched: dict[int, set[int]] = {}
             while pos < n and ticks[pos] == tick:
-                spec = self.specs[spec_ids[pos]]
-                key = self.keys[spec][key_ids[pos]]
-                for name in self.rules_of[spec]:
-                    touched.setdefault(name, set()).add(key)
+                touched.setdefault(spec_ids[pos], set()).add(key_ids[pos])
                 pos += 1
             while self.heap and self.heap[0][0] == tick:
-                _, name, key = heapq.heappop(self.heap)
-                if self.deadline.get((name, key)) == tick:
-                    touched.setdefault(name, set()).add(key)
+                _, name, key_id = heapq.heappop(self.heap)
+                if self.deadline.get((name, key_id)) == tick:
+                    touched.setdefault(self.spec_of[name], set()).add(key_id)
             if self._evaluate(tick, touched, events):
                 evaluated += 1
         return events, evaluated
 
     def _schedule(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(tick index, spec index, group index) of every input change, sorted by tick; the first
-        tick lists every group."""
+        """(tick index, spec index, group index) of the input changes where a group without state
+        reaches its volume floor, sorted by tick (the first tick lists every group at its floor).
+        Every change of every group is kept in `self.changes` for the groups with a state."""
         first_us, step_us, align_us = to_us(self.first), self.step // _US, BASELINE_ALIGN // _US
+        self.changes: list[tuple[np.ndarray, np.ndarray]] = []
         parts = []
         for spec_id, spec in enumerate(self.specs):
-            series = self.groups[spec]
+            series = self.series[spec_id]
             if not series:
+                self.changes.append((np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)))
                 continue
-            times = np.concatenate([np.asarray(s.times, dtype=np.int64) for s in series.values()])
-            key_ids = np.concatenate([np.full(len(s.times), i, dtype=np.int64) for i, s in enumerate(series.values())])
+            times = np.concatenate([np.asarray(s.times, dtype=np.int64) for s in series])
+            key_ids = np.concatenate([np.full(len(s.times), i, dtype=np.int64) for i, s in enumerate(series)])
             window_us = spec.window // _US
             instants = [times + 1, times + window_us + 1]
             for a, b in spec.baseline_offsets():
@@ -329,7 +338,11 @@ class _EventDriven:
                 codes.append(idx[keep] * n_keys + key_ids[keep])
             codes.append(np.arange(n_keys, dtype=np.int64))  # tick 0: every group
             unique = np.unique(np.concatenate(codes))
-            parts.append((unique // n_keys, np.full(len(unique), spec_id, dtype=np.int64), unique % n_keys))
+            ticks, keys = unique // n_keys, unique % n_keys
+            by_key = np.lexsort((ticks, keys))
+            self.changes.append((ticks[by_key], np.searchsorted(keys[by_key], np.arange(n_keys + 1))))
+            busy = self._candidates(spec_id, times, key_ids, ticks, keys, first_us, step_us)
+            parts.append((ticks[busy], np.full(int(busy.sum()), spec_id, dtype=np.int64), keys[busy]))
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
@@ -339,54 +352,129 @@ class _EventDriven:
         order = np.lexsort((key_ids, spec_ids, ticks))
         return ticks[order], spec_ids[order], key_ids[order]
 
-    def _evaluate(self, tick: int, touched: Mapping[str, set[GroupKey]], events: list[EmittedEvent]) -> bool:
+    def _candidates(
+        self,
+        spec_id: int,
+        times: np.ndarray,
+        key_ids: np.ndarray,
+        ticks: np.ndarray,
+        keys: np.ndarray,
+        first_us: int,
+        step_us: int,
+    ) -> np.ndarray:
+        """Which change entries could make a group without state active: the window and baseline
+        aggregates of every entry at once (the same prefix sums as `Series`, so the same numbers),
+        then `could_be_active`'s comparisons with a little slack (a superset: each candidate is
+        evaluated exactly in Python). Times are made one sorted array by offsetting each group by
+        `span`; all entries are kept when that would overflow."""
+        spec, series = self.specs[spec_id], self.series[spec_id]
+        now_us = first_us + ticks * step_us
+        window_us = self.window_us[spec_id]
+        offsets = [(a // _US, b // _US) for a, b in spec.baseline_offsets()]
+        base = min(int(times.min()), int(now_us.min()) - window_us + min(a for a, _ in offsets) - self.align_us) - 1
+        span = max(int(times.max()), int(now_us.max())) - base + 1
+        if span * (len(series) + 1) >= 2**62:
+            return np.ones(len(ticks), dtype=bool)
+        flat = key_ids * span + (times - base)  # sorted: by group, then time
+        shift = keys  # prefix index = flat index + group index (each group's prefix starts with 0)
+        negative = np.concatenate([np.asarray(s.negative, dtype=np.int64) for s in series])
+        total = np.concatenate([np.asarray(s.total, dtype=np.float64) for s in series])
+
+        def sums(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            i = np.searchsorted(flat, keys * span + (lo - base))
+            j = np.searchsorted(flat, keys * span + (hi - base))
+            return j - i, negative[j + shift] - negative[i + shift], total[j + shift] - total[i + shift]
+
+        w_count, w_neg, w_sum = sums(now_us - window_us, now_us)
+        x = now_us - window_us
+        end = x - np.mod(x, self.align_us)
+        b_count = np.zeros(len(ticks), dtype=np.int64)
+        b_sum = np.zeros(len(ticks), dtype=np.float64)
+        for a, b in offsets:
+            c, _, t = sums(end + a, end + b)
+            b_count += c
+            b_sum += t
+        slack = 1e-9
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(w_count > 0, w_neg / np.maximum(w_count, 1), 0.0)
+            drop = np.where((w_count > 0) & (b_count > 0), b_sum / np.maximum(b_count, 1) - w_sum / np.maximum(w_count, 1),
+                            -np.inf)
+        out = np.zeros(len(ticks), dtype=bool)
+        for rule in self.rules_of[spec_id]:
+            ok = w_count >= rule.min_count
+            if isinstance(rule, NegativeSpikeRule):
+                ok &= share >= rule.min_negative_share - slack
+                if rule.min_mean_drop is not None:
+                    ok &= drop >= rule.min_mean_drop - slack
+            elif isinstance(rule, VolumeSpikeRule):
+                expected = (b_count + 1) * spec.window.total_seconds() / max(self.baseline_seconds[spec_id], 1.0)
+                ok &= w_count / expected >= rule.min_ratio - slack
+            else:
+                ok &= drop >= rule.min_drop - slack
+            out |= ok
+        return out
+
+    def _next_change(self, spec_id: int, key_id: int, tick: int) -> int:
+        """The first tick after `tick` at which the group's inputs change (`n_ticks`: none)."""
+        ticks, offsets = self.changes[spec_id]
+        lo, hi = int(offsets[key_id]), int(offsets[key_id + 1])
+        at = lo + int(np.searchsorted(ticks[lo:hi], tick, side="right"))
+        return int(ticks[at]) if at < hi else self.n_ticks
+
+    def _baseline(self, spec_id: int, key_id: int, now: datetime, now_us: int) -> Aggregate:
+        x = now_us - self.window_us[spec_id]
+        end = x - x % self.align_us
+        cached = self.baselines.get((spec_id, key_id))
+        if cached is None or cached[0] != end:
+            cached = (end, self.series[spec_id][key_id].aggregate(periods_us(self.specs[spec_id], now)[1]))
+            self.baselines[(spec_id, key_id)] = cached
+        return cached[1]
+
+    def _evaluate(self, tick: int, touched: Mapping[int, set[int]], events: list[EmittedEvent]) -> bool:
         now = self.first + tick * self.step
         now_us = to_us(now)
         anything = False
-        for name in sorted(touched):
-            rule = self.rules[name]
-            spec = StatsSpec.of(rule)
-            groups = self.groups[spec]
-            window_start = now_us - spec.window // _US
-            baseline = None
-            for key in sorted(touched[name]):
-                state = self.live.get((name, key))
-                series = groups.get(key)
-                if state is None:
-                    if series is None or series.count(window_start, now_us) < rule.min_count:
+        for spec_id, key_ids in touched.items():
+            spec, rules, all_series = self.specs[spec_id], self.rules_of[spec_id], self.series[spec_id]
+            start_us = now_us - self.window_us[spec_id]
+            for key_id in key_ids:
+                series = all_series[key_id]
+                i, j = bisect.bisect_left(series.times, start_us), bisect.bisect_left(series.times, now_us)
+                window: Aggregate | None = None
+                for rule in rules:
+                    state = self.live.get((rule.name, key_id))
+                    if state is None and j - i < rule.min_count:
                         continue
-                else:
-                    skipped = (now - (state.last_evaluated_at or now)) // self.step - 1
-                    state = skip_unchanged(state, skipped, now - self.step)
-                if baseline is None:
-                    baseline = periods_us(spec, now)[1]
-                stats = window_stats(
-                    spec,
-                    now,
-                    key,
-                    series.aggregate(((window_start, now_us),)) if series else None,
-                    series.aggregate(baseline) if series else None,
-                )
-                anything = True
-                planned = plan_group(rule, stats, state, (), now, self.version, self.receivers)
-                if planned.event is not None:
-                    events.append(planned.event)
-                self._remember(rule, key, planned.state)
+                    if window is None:
+                        window = series.between(i, j)
+                    baseline = self._baseline(spec_id, key_id, now, now_us)
+                    if state is None:
+                        seconds = spec.window.total_seconds()
+                        if not could_be_active(rule, window, baseline, seconds, self.baseline_seconds[spec_id]):
+                            continue  # evaluate would say inactive, and there is no state to move
+                    else:
+                        skipped = (now - (state.last_evaluated_at or now)) // self.step - 1
+                        state = skip_unchanged(state, skipped, now - self.step)
+                    stats = window_stats(spec, now, self.keys[spec_id][key_id], window, baseline)
+                    anything = True
+                    planned = plan_group(rule, stats, state, (), now, self.version, self.receivers)
+                    if planned.event is not None:
+                        events.append(planned.event)
+                    self._remember(rule, spec_id, key_id, tick, planned.state)
         return anything
 
-    def _remember(self, rule: AnyRule, key: GroupKey, state: AlertState | None) -> None:
-        slot = (rule.name, key)
+    def _remember(self, rule: AnyRule, spec_id: int, key_id: int, tick: int, state: AlertState | None) -> None:
+        """Keep a pending/firing state, due again at its next input change or lifecycle deadline."""
+        slot = (rule.name, key_id)
         if state is None or state.status not in LIVE_STATUSES:
             self.live.pop(slot, None)
             self.deadline.pop(slot, None)
             return
         self.live[slot] = state
         due = next_deadline(state, rule, self.step)
-        if due is None:
-            self.deadline.pop(slot, None)
-            return
-        index = (due - self.first) // self.step
+        index = self._next_change(spec_id, key_id, tick)
+        if due is not None:
+            index = min(index, (due - self.first) // self.step)
         self.deadline[slot] = index
         if index < self.n_ticks:
-            heapq.heappush(self.heap, (index, rule.name, key))
-
+            heapq.heappush(self.heap, (index, rule.name, key_id))

@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 import tenacity
-from sqlalchemy import Engine, and_, exists, func, select, update
+from sqlalchemy import Engine, and_, exists, func, select, text, update
 from sqlalchemy.orm import aliased
 
 from alerts.receivers import Receiver
@@ -48,6 +48,7 @@ from schemas import utc_now
 log = logging.getLogger(__name__)
 
 USER_AGENT = "finsent-webhooks/1"
+CLAIM_LOCK = 0x66696E73656E74  # "finsent": the advisory lock that serialises claims on Postgres
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +264,11 @@ class Dispatcher:
         lease_until = now + timedelta(seconds=self.policy.lease_s)
         token = secrets.token_hex(16)
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # one claim at a time, so a claim sees the leases of the one before it (the head of
+                # line check reads committed rows: without this, two concurrent claims would both
+                # see the other's rows as due and split one receiver's queue out of order)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
             rows = [_Claimed(*r, token) for r in conn.execute(query)]
             if rows:
                 conn.execute(

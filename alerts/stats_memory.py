@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import Engine, select
 
 from alerts.stats import EPOCH, Aggregate, GroupKey, RuleStats, StatsSpec
@@ -86,14 +87,11 @@ class Series:
     total: list[float] = field(default_factory=lambda: [0.0])
     squares: list[float] = field(default_factory=lambda: [0.0])
 
-    def append(self, row: ScoredRow) -> None:
-        self.times.append(row.at)
-        self.negative.append(self.negative[-1] + row.negative)
-        self.total.append(self.total[-1] + row.score)
-        self.squares.append(self.squares[-1] + row.score * row.score)
-
-    def count(self, start: int, end: int) -> int:
-        return bisect.bisect_left(self.times, end) - bisect.bisect_left(self.times, start)
+    def between(self, i: int, j: int) -> Aggregate:
+        """The sums over rows `i` to `j - 1` (indexes into `times`)."""
+        return Aggregate(
+            j - i, self.negative[j] - self.negative[i], self.total[j] - self.total[i], self.squares[j] - self.squares[i]
+        )
 
     def aggregate(self, ranges: Iterable[tuple[int, int]]) -> Aggregate:
         """Sums over the union of disjoint `[start, end)` microsecond ranges."""
@@ -108,19 +106,59 @@ class Series:
         return Aggregate(c, k, s, q)
 
 
-def group_keys(spec: StatsSpec, row: ScoredRow) -> list[GroupKey]:
-    """The groups of `spec` a row counts in (none when the spec does not cover its topic)."""
-    if not spec.covers(row.topic):
-        return []
-    if spec.by_ticker:
-        return [(("ticker", t), ("topic", row.topic)) for t in row.tickers]
-    return [(("topic", row.topic),)]
-
-
 def periods_us(spec: StatsSpec, now: datetime) -> tuple[tuple[int, int], tuple[tuple[int, int], ...]]:
     """(window, baseline ranges) of `spec` at `now` in microseconds."""
     window = (to_us(now - spec.window), to_us(now))
     return window, tuple((to_us(a), to_us(b)) for a, b in spec.baseline_ranges(now))
+
+
+class _Columns:
+    """The rows of one model version as numpy columns, and one (row, ticker) pair per mention."""
+
+    def __init__(self, rows: Sequence[ScoredRow]) -> None:
+        self.topics = sorted({r.topic for r in rows})
+        topic_ids = {t: i for i, t in enumerate(self.topics)}
+        self.at = np.fromiter((r.at for r in rows), dtype=np.int64, count=len(rows))
+        self.topic = np.fromiter((topic_ids[r.topic] for r in rows), dtype=np.int64, count=len(rows))
+        self.negative = np.fromiter((r.negative for r in rows), dtype=np.int64, count=len(rows))
+        self.score = np.fromiter((r.score for r in rows), dtype=np.float64, count=len(rows))
+        pairs = [(i, t) for i, r in enumerate(rows) for t in r.tickers]
+        self.tickers = sorted({t for _, t in pairs})
+        ticker_ids = {t: i for i, t in enumerate(self.tickers)}
+        self.mention_row = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
+        self.mention_ticker = np.fromiter((ticker_ids[t] for _, t in pairs), dtype=np.int64, count=len(pairs))
+
+    def groups(self, spec: StatsSpec) -> dict[GroupKey, Series]:
+        """Per group of `spec`, the prefix sums over its rows in time order (sorted by labels)."""
+        covered = np.array([spec.covers(t) for t in self.topics], dtype=bool)
+        if spec.by_ticker:
+            rows = self.mention_row[covered[self.topic[self.mention_row]]] if len(self.mention_row) else self.mention_row
+            tickers = self.mention_ticker[covered[self.topic[self.mention_row]]] if len(self.mention_row) else rows
+            group = self.topic[rows] * max(len(self.tickers), 1) + tickers
+        else:
+            rows = np.flatnonzero(covered[self.topic]) if len(self.topic) else self.topic
+            group = self.topic[rows]
+        order = np.lexsort((rows, self.at[rows], group))  # by group, then time, then row
+        rows, group = rows[order], group[order]
+        bounds = np.flatnonzero(np.diff(group)) + 1
+        out: dict[GroupKey, Series] = {}
+        for part_rows, part_group in zip(np.split(rows, bounds), np.split(group, bounds), strict=True):
+            if not len(part_rows):
+                continue
+            g = int(part_group[0])
+            if spec.by_ticker:
+                topic, ticker = divmod(g, max(len(self.tickers), 1))
+                labels: GroupKey = (("ticker", self.tickers[ticker]), ("topic", self.topics[topic]))
+            else:
+                labels = (("topic", self.topics[g]),)
+            scores = self.score[part_rows]
+            out[labels] = Series(
+                self.at[part_rows].tolist(),
+                [0, *np.cumsum(self.negative[part_rows]).tolist()],
+                [0.0, *np.cumsum(scores).tolist()],
+                [0.0, *np.cumsum(scores * scores).tolist()],
+            )
+        return dict(sorted(out.items()))
 
 
 class MemoryStats:
@@ -128,18 +166,16 @@ class MemoryStats:
 
     def __init__(self, rows: Sequence[ScoredRow]) -> None:
         self._rows = rows
+        self._columns: dict[str, _Columns] = {}
         self._index: dict[tuple[StatsSpec, str], dict[GroupKey, Series]] = {}
 
     def groups(self, spec: StatsSpec, model_version: str) -> dict[GroupKey, Series]:
         """Every group of `spec` under `model_version`, sorted, with its prefix sums."""
         key = (spec, model_version)
         if key not in self._index:
-            groups: dict[GroupKey, Series] = {}
-            for row in self._rows:
-                if row.model_version == model_version:
-                    for labels in group_keys(spec, row):
-                        groups.setdefault(labels, Series()).append(row)
-            self._index[key] = dict(sorted(groups.items()))
+            if model_version not in self._columns:
+                self._columns[model_version] = _Columns([r for r in self._rows if r.model_version == model_version])
+            self._index[key] = self._columns[model_version].groups(spec)
         return self._index[key]
 
     def rule_stats(self, spec: StatsSpec, model_version: str, now: datetime) -> RuleStats:

@@ -7,7 +7,7 @@ only decide *how fast* (`--rate`, batch size) do not change it.
 A checkpoint holds the source position after the last stored batch (its shape is the source's:
 `{"after": [published_at, id]}`, `{"records": n}`, `{"offsets": {partition: next}}`) and the
 counts so far. A completed run is marked `completed`; running it again starts from the beginning
-(and finds everything already stored: deduplicated).
+(and finds everything already stored: `already_stored`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-COUNT_NAMES = ("read", "enriched", "deduplicated", "dlq")
+COUNT_NAMES = ("read", "enriched", "already_stored", "dlq")
+_OLD_NAMES = {"already_stored": "deduplicated"}
+"""Checkpoints written before the rename still resume with their counts."""
 
 
 def run_id(arguments: Mapping[str, Any]) -> str:
@@ -45,7 +47,8 @@ class Checkpoint:
     @classmethod
     def from_json(cls, text: str) -> Checkpoint:
         data = json.loads(text)
-        counts = {name: int(data.get("counts", {}).get(name, 0)) for name in COUNT_NAMES}
+        stored = data.get("counts", {})
+        counts = {name: int(stored.get(name, stored.get(_OLD_NAMES.get(name, name), 0))) for name in COUNT_NAMES}
         return cls(
             run_id=str(data["run_id"]),
             arguments=dict(data.get("arguments", {})),

@@ -5,6 +5,7 @@ minutes of backoff take milliseconds.
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -89,8 +90,10 @@ def receiver() -> Iterator[LocalReceiver]:
         yield rx
 
 
-def dispatcher_for(engine: Engine, url: str, clock: FakeClock, **policy: float) -> Dispatcher:
-    receivers = {"desk": Receiver(name="desk", url=url, secret=SecretStr(SECRET), timeout_s=0.3)}
+def dispatcher_for(engine: Engine, url: str, clock: FakeClock, timeout_s: float = 5.0, **policy: float) -> Dispatcher:
+    """A dispatcher with a generous receiver timeout (a loaded box never hits it by accident);
+    the timeout test sets its own, against a receiver that holds the request far longer."""
+    receivers = {"desk": Receiver(name="desk", url=url, secret=SecretStr(SECRET), timeout_s=timeout_s)}
     return Dispatcher(
         engine,
         receivers,
@@ -149,17 +152,17 @@ def test_429_with_retry_after_then_delivered(
 def test_500_then_timeout_then_delivered_with_the_same_webhook_id(
     pg_engine: Engine, clock: FakeClock, receiver: LocalReceiver
 ) -> None:
-    dispatcher = dispatcher_for(pg_engine, receiver.url, clock)
+    dispatcher = dispatcher_for(pg_engine, receiver.url, clock, timeout_s=1.0)
     (wid,) = enqueue(pg_engine, clock, "desk", receiver.url)
     receiver.mode = "500"
     run_for(dispatcher, clock, 20, step=1.0)
-    receiver.mode, receiver.slow_s = "slow", 0.6  # the client times out after 0.3 s
+    receiver.mode, receiver.slow_s = "slow", 10.0  # held 10 s: the client gives up after 1 s
     clock.advance(61)
     assert dispatcher.run_once().retried == 1
     with pg_engine.connect() as conn:
         error = conn.scalar(select(WebhookDelivery.last_error).where(WebhookDelivery.webhook_id == wid))
     assert error is not None and "Timeout" in error
-    receiver.mode = "ok"
+    receiver.mode, receiver.slow_s = "ok", 0.0
     run_for(dispatcher, clock, 120, step=5.0)
     assert set(receiver.log.attempts) == {wid} and len(receiver.log.attempts) >= 4
     assert delivery_counts(pg_engine)["delivered"] == 1
@@ -185,3 +188,24 @@ def test_wrong_secret_is_not_retried(pg_engine: Engine, clock: FakeClock, receiv
     assert dispatcher.run_once().failed == 1
     assert receiver.log.answered == [401] and receiver.log.rejected
     assert failed_deliveries(pg_engine)[0]["last_status_code"] == 401
+
+
+def test_alerts_deliveries_lists_a_failed_delivery_with_why(
+    pg_url: str, pg_engine: Engine, clock: FakeClock, receiver: LocalReceiver,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    receivers = {"desk": Receiver(name="desk", url=receiver.url, secret=SecretStr("whsec_" + "B" * 32))}
+    dispatcher = Dispatcher(pg_engine, receivers, clock=clock)
+    (wid,) = enqueue(pg_engine, clock, "desk", receiver.url)
+    enqueue(pg_engine, clock, "elsewhere", receiver.url)  # a receiver nobody configured
+    assert dispatcher.run_once().failed == 2
+    dispatcher.close()
+    monkeypatch.setenv("FINSENT_DATABASE_URL", pg_url)
+    from workers import cli
+
+    assert cli.main(["alerts", "deliveries"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0] == {"pending": 0, "delivered": 0, "failed": 2}
+    by_receiver = {row["receiver"]: row for row in lines[1:]}
+    assert by_receiver["desk"]["webhook_id"] == wid and by_receiver["desk"]["last_status_code"] == 401
+    assert "not configured" in by_receiver["elsewhere"]["last_error"]

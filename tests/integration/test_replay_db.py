@@ -116,7 +116,7 @@ def test_replay_5000_stored_articles_under_a_new_version_leaves_the_live_group_a
     summary = replay(pg_engine, settings, with_version(KeywordPredictor("live-1"), "replay-2"), via="kafka",
                      bootstrap=kafka_bootstrap, batch_size=100)
     seconds = time.monotonic() - started
-    assert (summary.read, summary.enriched, summary.deduplicated, summary.dlq) == (N_PROOF, N_PROOF, 0, 0)
+    assert (summary.read, summary.enriched, summary.already_stored, summary.dlq) == (N_PROOF, N_PROOF, 0, 0)
     assert versions(pg_engine) == {"live-1": N_PROOF, "replay-2": N_PROOF}
     assert committed(kafka_bootstrap, settings.model_group, kafka_topics.raw) == live_before
     assert {t: topic_end_offsets(kafka_bootstrap, t) for t in ends_before} == ends_before
@@ -125,7 +125,7 @@ def test_replay_5000_stored_articles_under_a_new_version_leaves_the_live_group_a
 
     again = replay(pg_engine, settings, with_version(KeywordPredictor("live-1"), "replay-2"), via="kafka",
                    bootstrap=kafka_bootstrap, batch_size=100)
-    assert (again.enriched, again.deduplicated) == (0, N_PROOF)
+    assert (again.enriched, again.already_stored) == (0, N_PROOF)
     assert versions(pg_engine) == {"live-1": N_PROOF, "replay-2": N_PROOF}
 
 
@@ -161,7 +161,7 @@ def test_interrupt_half_way_then_resume_gives_the_rows_of_an_uninterrupted_run(
     assert part.interrupted and 0 < versions(pg_engine)["v2"] < 600
     rest = replay(pg_engine, settings, KeywordPredictor("v2"), via=via, bootstrap=bootstrap)
     assert not rest.interrupted and rest.resumed_from is not None
-    assert rest.read == 600 and rest.enriched + rest.deduplicated + rest.dlq == 600
+    assert rest.read == 600 and rest.enriched + rest.already_stored + rest.dlq == 600
     assert enrichment_rows(pg_engine) == enrichment_rows(second_pg_engine)
 
 

@@ -1,7 +1,7 @@
 """`finsent replay`: re-score history (an archive, stored articles or a Kafka topic) through the
 model-worker logic, on its own topic and consumer group or in process, resumable.
 
-Ends with one JSON line on stdout: `{"read", "enriched", "deduplicated", "dlq", "seconds",
+Ends with one JSON line on stdout: `{"read", "enriched", "already_stored", "dlq", "seconds",
 "model_version", "resumed_from", ...}`. Exit codes: 0 done, 2 bad options, 130 interrupted
 (Ctrl-C / SIGTERM: the current batch is finished and checkpointed; run the same command again to
 resume, `--restart` to start over).

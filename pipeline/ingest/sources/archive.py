@@ -2,6 +2,12 @@
 
 `--map title=headline --map published_at=date` says which column holds which field; fields not
 mapped are read from columns of their own name (and the aliases `normalize` knows).
+
+Event time: an archive row is history, so it must say when it was published. A row with no
+`published_at` (under any alias `normalize` reads), e.g. a CSV record broken over two lines, comes
+back unreadable (`error_type="NoEventTime"`) and goes to the dead letters with that reason,
+never stamped with the time of reading. (Live feeds may fall back to the fetch time; that is
+ingest's documented rule, not an archive's.)
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from pipeline.ingest.normalize import FIELD_ALIASES
 from pipeline.ingest.sources.records import SourceRecord, parse_json_line
 
 MAPPABLE_FIELDS: tuple[str, ...] = ("title", "body", "url", "published_at", "source", "language", "tickers")
@@ -76,6 +83,24 @@ class ColumnMap:
             )
 
 
+NO_EVENT_TIME = "NoEventTime"
+
+
+def with_event_time(record: SourceRecord) -> SourceRecord:
+    """`record`, or an unreadable one saying why when its item has no `published_at` value."""
+    if record.item is None:
+        return record
+    if any(record.item.get(key) not in (None, "") for key in FIELD_ALIASES["published_at"]):
+        return record
+    return SourceRecord(
+        record.raw,
+        None,
+        record.origin,
+        "no event time: published_at is missing or empty (an archive row must say when it was published)",
+        NO_EVENT_TIME,
+    )
+
+
 def _open(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
@@ -90,7 +115,8 @@ def _kind(path: Path) -> str:
 
 
 def read_archive(path: Path, column_map: ColumnMap | None = None) -> Iterator[SourceRecord]:
-    """Yield one record per row; the file's type comes from its extension.
+    """Yield one record per row; the file's type comes from its extension. A row without an event
+    time comes back unreadable (see the module docstring).
 
     Raises `ColumnMapError` before the first row when a mapped CSV column is missing.
     """
@@ -108,7 +134,7 @@ def _read_jsonl(path: Path, column_map: ColumnMap) -> Iterator[SourceRecord]:
             record = parse_json_line(raw, f"{path.name}:{number}")
             if record.item is not None:
                 record = SourceRecord(raw, column_map.apply(record.item), record.origin)
-            yield record
+            yield with_event_time(record)
 
 
 def _read_csv(path: Path, column_map: ColumnMap) -> Iterator[SourceRecord]:
@@ -133,7 +159,7 @@ def _read_csv(path: Path, column_map: ColumnMap) -> Iterator[SourceRecord]:
                         raw, None, origin, f"row has {cells} cells, header has {len(header)}", "InvalidRow"
                     )
                     continue
-                yield SourceRecord(raw, column_map.apply(row), origin)
+                yield with_event_time(SourceRecord(raw, column_map.apply(row), origin))
 
     return rows()
 

@@ -160,3 +160,28 @@ def test_baseline_ranges_are_floored_and_weekly() -> None:
     assert plain.baseline_ranges(at + timedelta(minutes=1)) == plain.baseline_ranges(
         at
     )  # cacheable per 5 min
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["neg", "neg-drop", "volume", "drop"]),
+    st.integers(0, 40), st.integers(0, 40), st.integers(-64, 64), st.integers(0, 400), st.integers(0, 400),
+    st.integers(-64, 64),
+)
+def test_could_be_active_is_a_necessary_condition(
+    kind: str, n: int, k: int, mean_w: int, nb: int, kb: int, mean_b: int
+) -> None:
+    """Wherever `evaluate` says active, `could_be_active` says True (the backtest skips on False)."""
+    from alerts.evaluate import could_be_active
+
+    rule = {
+        "neg": NegativeSpikeRule(name="n", min_count=3, min_negative_share=0.4, min_z=1.0),
+        "neg-drop": NegativeSpikeRule(name="n", min_count=3, min_negative_share=0.4, min_z=1.0, min_mean_drop=0.2),
+        "volume": VolumeSpikeRule(name="v", min_count=3, min_ratio=2.0, min_z=1.0),
+        "drop": SentimentDropRule(name="d", min_count=3, min_drop=0.2, min_z=1.0),
+    }[kind]
+    w = Aggregate(n, min(k, n), n * mean_w / 64, n * (mean_w / 64) ** 2 + n * 0.01)
+    b = Aggregate(nb, min(kb, nb), nb * mean_b / 64, nb * (mean_b / 64) ** 2 + nb * 0.01)
+    stats = WindowStats(LABELS, NOW - rule.window, NOW, w, b, rule.baseline.total_seconds())
+    if evaluate(rule, stats, NOW).active:
+        assert could_be_active(rule, w, b, rule.window.total_seconds(), rule.baseline.total_seconds())

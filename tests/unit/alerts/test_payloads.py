@@ -70,3 +70,29 @@ def test_slack_variant() -> None:
     assert slack_payload(payload())["blocks"][-1]["elements"][0]["text"].startswith(
         "<https://finsent.example/alerts/"
     )
+
+
+def test_slack_escapes_markup_from_the_data() -> None:
+    """A headline holding `<!channel>` or a fake link shows as typed: it never pings or links."""
+    body = payload()
+    body["topic"] = "M&A <!here>"
+    body["headlines"] = [
+        {"title": "<!channel> Acme & Co <https://evil.example|click>", "url": "https://news.example/a|b>c",
+         "source": "wire", "published_at": NOW.isoformat(), "p_negative": 0.9, "sentiment_score": -0.8},
+        {"title": "no link <@U123>", "url": None, "source": "wire", "published_at": NOW.isoformat(),
+         "p_negative": 0.9, "sentiment_score": -0.8},
+    ]
+    body["entities"] = [{"text": "<!everyone>", "label": "ORG", "ticker": None, "articles": 2}]
+    slack = slack_payload(body)
+    parsed = [slack["text"]] + [
+        element["text"]
+        for block in slack["blocks"]
+        for element in ([block["text"]] if "text" in block else block["elements"])
+        if element["type"] == "mrkdwn"
+    ]
+    text = "\n".join(parsed)
+    for markup in ("<!channel>", "<!here>", "<!everyone>", "<@U123>", "<https://evil.example|click>"):
+        assert markup not in text
+    assert "&lt;!channel&gt; Acme &amp; Co &lt;https://evil.example|click&gt;" in text
+    assert "<https://news.example/a%7Cb&gt;c|" in text  # the real link stays one link
+    assert slack["blocks"][0]["text"]["type"] == "plain_text"  # shown verbatim by Slack

@@ -59,3 +59,35 @@ def test_tick_times_are_aligned_to_the_cadence() -> None:
         datetime(2026, 3, 2, 12, 1, 30, tzinfo=UTC),
     ]
     assert tick_times(times[0], times[0], timedelta(seconds=30)) == [times[0]]
+
+
+def test_a_firing_alert_whose_rule_is_gone_is_resolved_once() -> None:
+    plan = plan_tick({"neg": RULE}, stats(), {}, [], NOW, "m1")
+    states = {s.fingerprint: s for s in plan.states}
+    renamed = RULE.model_copy(update={"name": "neg-renamed"})
+    later = NOW + timedelta(minutes=1)
+    plan2 = plan_tick({"neg-renamed": renamed}, {}, states, [], later, "m1")
+    orphaned = [e for e in plan2.events if e.event.rule == "neg"]
+    assert [(e.event.status, e.reason, e.receivers) for e in orphaned] == [("resolved", Reason.ORPHANED, ("desk",))]
+    assert orphaned[0].event.labels == plan.events[0].event.labels and orphaned[0].event.ended_at == later
+    done = {s.fingerprint: s for s in plan2.states}
+    assert all(s.status is Status.RESOLVED for s in done.values() if s.rule == "neg")
+    plan3 = plan_tick({"neg-renamed": renamed}, {}, {**states, **done}, [], later + timedelta(minutes=1), "m1")
+    assert [e for e in plan3.events if e.event.rule == "neg"] == []
+
+
+def test_switching_the_model_version_resolves_the_old_versions_firing() -> None:
+    plan = plan_tick({"neg": RULE}, stats(), {}, [], NOW, "m1")
+    states = {s.fingerprint: s for s in plan.states}
+    plan2 = plan_tick({"neg": RULE}, stats(), states, [], NOW + timedelta(minutes=1), "m2")
+    got = sorted((e.event.model_version, e.event.status, e.reason.value) for e in plan2.events)
+    assert got == [("m1", "resolved", "orphaned"), ("m2", "firing", "first_firing")]
+    assert len({e.event.fingerprint for e in plan2.events}) == 2  # the version is part of the identity
+
+
+def test_a_pending_orphan_sends_nothing() -> None:
+    slow = RULE.model_copy(update={"for_": 3})
+    plan = plan_tick({"neg": slow}, stats(), {}, [], NOW, "m1")
+    assert plan.events == () and plan.states[0].status is Status.PENDING
+    plan2 = plan_tick({}, {}, {s.fingerprint: s for s in plan.states}, [], NOW + timedelta(minutes=1), "m1")
+    assert plan2.events == () and plan2.states[0].status is Status.INACTIVE

@@ -5,7 +5,6 @@ statistics and identical decisions for arbitrary articles and instants, every ru
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from sqlalchemy import Engine
 from alerts.stats_memory import MemoryStats
 from alerts.stats_sql import SqlStats
 from pipeline.db import make_engine, migrate
-from tests.fixtures.alerts_property import VERSIONS, instants, items, observed, rows_of, store_items
+from tests.fixtures.alerts_property import check_sources_agree, observed, rows_of, store_items
 
 
 @pytest.fixture(scope="module")
@@ -26,17 +25,6 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine = make_engine(url)
     yield engine
     engine.dispose()
-
-
-def check_sources_agree(engine: Engine, data: st.DataObject) -> None:
-    nows: list[datetime] = data.draw(st.lists(instants(), min_size=1, max_size=3))
-    generated = data.draw(items(nows))
-    store_items(engine, generated)
-    memory = MemoryStats(rows_of(generated))
-    sql = SqlStats(engine)
-    for now in nows:
-        for version in VERSIONS:
-            assert observed(sql, version, now) == observed(memory, version, now)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -65,13 +65,20 @@ class TestReadArchive:
 
     def test_jsonl_gz_keeps_raw_lines_and_flags_bad_ones(self, tmp_path: Path) -> None:
         path = tmp_path / "a.jsonl.gz"
-        lines = [json.dumps({"h": "Acme beats"}).encode(), b"", b"{not json", b"[1, 2]"]
+        lines = [json.dumps({"h": "Acme beats", "date": "2020-01-02"}).encode(), b"", b"{not json", b"[1, 2]"]
         path.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
         records = list(read_archive(path, ColumnMap.parse(["title=h"])))
-        assert [r.item for r in records] == [{"title": "Acme beats"}, None, None]
+        assert [r.item for r in records] == [{"title": "Acme beats", "date": "2020-01-02"}, None, None]
         assert [r.raw for r in records] == [lines[0], lines[2], lines[3]]
         assert [r.error_type for r in records] == [None, "InvalidJson", "InvalidItem"]
         assert records[1].origin == "a.jsonl.gz:3"
+
+    def test_rows_without_an_event_time_are_unreadable_with_the_reason(self, tmp_path: Path) -> None:
+        path = tmp_path / "a.csv"
+        path.write_text('headline,date\nAcme beats,2020-01-02\n"broken\nover two lines"\nNo date,\n', encoding="utf-8")
+        records = list(read_archive(path, ColumnMap.parse(["title=headline", "published_at=date"])))
+        assert [r.error_type for r in records] == [None, "NoEventTime", "NoEventTime"]
+        assert all("no event time" in (r.error or "") for r in records[1:])
 
     def test_unknown_extension(self, tmp_path: Path) -> None:
         with pytest.raises(ColumnMapError, match="unknown archive type"):

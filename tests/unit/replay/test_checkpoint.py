@@ -23,7 +23,7 @@ def test_round_trip(tmp_path: Path) -> None:
     files = CheckpointFile(tmp_path / "replay", "abc")
     assert files.load() is None
     cp = Checkpoint(run_id="abc", arguments={"kind": "db"}, position={"after": ["2020-03-01T00:00:00+00:00", "x"]})
-    cp.counts.update(read=10, enriched=7, deduplicated=2, dlq=1)
+    cp.counts.update(read=10, enriched=7, already_stored=2, dlq=1)
     cp.batches = 3
     files.save(cp)
     assert files.load() == cp

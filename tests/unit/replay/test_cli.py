@@ -41,12 +41,12 @@ def test_replay_twice_then_under_a_new_version_then_compare(env: Settings, capsy
     code, out = run(capsys, "replay", "--from-db", "--no-progress")
     summary = json.loads(out.strip().splitlines()[-1])
     assert code == 0
-    assert {k: summary[k] for k in ("read", "enriched", "deduplicated", "dlq")} == {
-        "read": 60, "enriched": 60, "deduplicated": 0, "dlq": 0}
+    assert {k: summary[k] for k in ("read", "enriched", "already_stored", "dlq")} == {
+        "read": 60, "enriched": 60, "already_stored": 0, "dlq": 0}
     assert summary["model_version"] == "base-1" and summary["via"] == "process" and "seconds" in summary
 
     code, out = run(capsys, "replay", "--from-db", "--no-progress")
-    assert json.loads(out)["deduplicated"] == 60
+    assert json.loads(out)["already_stored"] == 60
 
     code, out = run(capsys, "replay", "--from-db", "--no-progress", "--model-version", "base-2",
                     "--from", "2020-03-01T00:10", "--to", "2020-03-01T00:20")
@@ -99,7 +99,7 @@ def test_ctrl_c_finishes_the_batch_checkpoints_and_resumes(
     code, out = run(capsys, "replay", "--from-db", "--no-progress", "--batch-size", "16")
     rest = json.loads(out)
     assert code == 0 and rest["resumed_from"] is not None and not rest["interrupted"]
-    assert (rest["read"], rest["enriched"], rest["deduplicated"]) == (60, 60, 0)
+    assert (rest["read"], rest["enriched"], rest["already_stored"]) == (60, 60, 0)
 
 
 def test_from_kafka_needs_a_broker(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,4 +134,4 @@ def test_replay_an_archive_with_a_column_map(env: Settings, tmp_path: Path, caps
     summary = json.loads(out)
     assert code == 0 and (summary["read"], summary["enriched"], summary["dlq"]) == (3, 2, 1)
     code, out = run(capsys, *argv)
-    assert json.loads(out)["deduplicated"] == 2
+    assert json.loads(out)["already_stored"] == 2

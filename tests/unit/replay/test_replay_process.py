@@ -37,15 +37,15 @@ def replay(settings: Settings, engine: Engine, version: str, stop: threading.Eve
                       stop=stop or threading.Event(), progress=False)
 
 
-def test_new_version_adds_rows_and_a_rerun_is_deduplicated(tmp_path: Path) -> None:
+def test_new_version_adds_rows_and_a_rerun_finds_everything_stored(tmp_path: Path) -> None:
     settings, engine = fresh(tmp_path, "db")
     stored(engine, articles(100))
     first = replay(settings, engine, "v1")
-    assert (first.read, first.enriched, first.deduplicated, first.dlq) == (100, 100, 0, 0)
+    assert (first.read, first.enriched, first.already_stored, first.dlq) == (100, 100, 0, 0)
     again = replay(settings, engine, "v1")
-    assert (again.read, again.enriched, again.deduplicated) == (100, 0, 100)
+    assert (again.read, again.enriched, again.already_stored) == (100, 0, 100)
     newer = replay(settings, engine, "v2")
-    assert (newer.enriched, newer.deduplicated) == (100, 0)
+    assert (newer.enriched, newer.already_stored) == (100, 0)
     rows = enrichment_rows(engine)
     assert len(rows) == 200 and {r[1] for r in rows} == {"v1", "v2"}
     assert json.loads(json.dumps(newer.as_dict()))["model_version"] == "v2"
@@ -79,7 +79,7 @@ def test_interrupt_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> No
                       progress=False)
     assert not rest.interrupted and rest.resumed_from == saved.position
     assert predictor.inner.texts == 130  # type: ignore[attr-defined]  # nothing scored twice
-    assert (rest.read, rest.enriched, rest.deduplicated) == (whole.read, whole.enriched, whole.deduplicated)
+    assert (rest.read, rest.enriched, rest.already_stored) == (whole.read, whole.enriched, whole.already_stored)
     assert enrichment_rows(engine_a) == enrichment_rows(engine_b)
 
 
@@ -93,7 +93,7 @@ def test_restart_ignores_the_checkpoint(tmp_path: Path) -> None:
     assert part.interrupted and part.read == 16
     again = replay(settings, engine, "v1", restart=True)
     assert again.resumed_from is None and again.read == 40
-    assert (again.enriched, again.deduplicated) == (24, 16)
+    assert (again.enriched, again.already_stored) == (24, 16)
 
 
 def test_archive_dead_letters_go_to_a_file(tmp_path: Path) -> None:

@@ -83,3 +83,22 @@ def test_stored_article_filters(engine: Engine) -> None:
     assert ids(ArticleFilter(tickers=("acme",))) == acme
     assert ids(ArticleFilter(entities=("glbx",))) == {n.id for n in news if "$GLBX" in n.title}
     assert ids(ArticleFilter(topics=("Macro",), version="nope")) == set()
+
+
+def test_archive_rows_without_an_event_time_are_dead_letters_never_now(tmp_path: Path) -> None:
+    """Two rows broken over lines (as in a real 9,993-row archive) lose their date: each becomes a
+    dead letter with the reason, none is stored with the time of the replay."""
+    path = tmp_path / "archive.csv"
+    path.write_text(
+        'headline,date\n"Fed holds rates",2011-03-02T10:00:00Z\n"Oil slides\non demand",\n'
+        '2011-03-02T11:00:00Z,\n"Acme beats",2011-03-03T09:00:00Z\n',
+        encoding="utf-8",
+    )
+    source = ArchiveSource([path], ColumnMap.parse(["title=headline", "published_at=date"]))
+    items = list(source.items(None))
+    news = [i.news for i in items if i.news is not None]
+    letters = [i.letter for i in items if i.letter is not None]
+    assert [n.title for n in news] == ["Fed holds rates", "Acme beats"]
+    assert all(n.published_at.year == 2011 for n in news)
+    assert len(letters) == 2 and all("no event time" in letter.reason for letter in letters)
+    assert {letter.error_type for letter in letters} == {"NoEventTime"}
