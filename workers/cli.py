@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "workers.commands.demo",
     "workers.commands.alerts",
     "workers.commands.silence",
+    "workers.commands.watchlist",
     "workers.commands.replay",
     "workers.commands.compare",
     "workers.commands.backtest",

@@ -15,7 +15,15 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from alerts.rules import parse_duration
 from alerts.watchlists.sentiment import SentimentView
@@ -58,7 +66,7 @@ class SentimentCondition(_Frozen):
 
     @field_validator("labels")
     @classmethod
-    def _distinct(cls, labels: tuple[Sentiment, ...]) -> tuple[Sentiment, ...]:
+    def _sorted(cls, labels: tuple[Sentiment, ...]) -> tuple[Sentiment, ...]:
         return tuple(sorted(set(labels)))
 
     @model_validator(mode="after")
@@ -94,14 +102,14 @@ class QuietHours(_Frozen):
 
     start: time
     end: time
-    timezone: str = "UTC"
+    timezone: str = Field(default="UTC", min_length=1, max_length=64)
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
         try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+            ZoneInfo(_printable(name, "time zone"))
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)") from exc
         return name
 
@@ -111,6 +119,14 @@ class QuietHours(_Frozen):
             raise ValueError("quiet hours need start != end")
         return self
 
+    @classmethod
+    def parse(cls, text: str, timezone: str = "UTC") -> QuietHours:
+        """`"22:00-07:00"` in `timezone`."""
+        start, sep, end = text.partition("-")
+        if not sep:
+            raise ValueError(f"quiet hours {text!r}: use HH:MM-HH:MM, e.g. 22:00-07:00")
+        return cls(start=start.strip(), end=end.strip(), timezone=timezone)  # type: ignore[arg-type]
+
     def contains(self, at: datetime) -> bool:
         local = at.astimezone(ZoneInfo(self.timezone)).timetz().replace(tzinfo=None)
         if self.start < self.end:
@@ -118,11 +134,34 @@ class QuietHours(_Frozen):
         return local >= self.start or local < self.end
 
 
+def format_duration(value: timedelta) -> str:
+    """`1h30m`, `2d`, `45s`: the form `parse_duration` reads back."""
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
 class RateLimit(_Frozen):
     """At most `max_notices` queued notices per `per` (a sliding window); more are suppressed."""
 
     max_notices: int = Field(ge=1, le=100_000)
-    per: Annotated[timedelta, BeforeValidator(parse_duration)]
+    per: Annotated[timedelta, BeforeValidator(parse_duration)] = Field(description="e.g. 1h, 30m, 1d")
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """`"10/1h"`: at most 10 notices per hour."""
+        count, sep, period = text.partition("/")
+        if not sep or not count.strip().isdigit():
+            raise ValueError(f"rate limit {text!r}: use COUNT/PERIOD, e.g. 10/1h")
+        return cls(max_notices=int(count), per=period.strip())
+
+    @field_serializer("per")
+    def _per_text(self, per: timedelta) -> str:
+        return format_duration(per)
 
     @field_validator("per")
     @classmethod
@@ -132,11 +171,18 @@ class RateLimit(_Frozen):
         return per
 
 
+def _printable(value: str, what: str) -> str:
+    """`value` unless it holds control characters or lone surrogates (which no database stores)."""
+    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError(f"{what} {value[:50]!r} holds control characters")
+    return value
+
+
 def _distinct(values: tuple[str, ...], what: str, key: Callable[[str], str] = str) -> tuple[str, ...]:
     """`values` with whitespace collapsed, the first of each `key` kept, checked for size."""
     out: dict[str, str] = {}
     for value in values:
-        text = " ".join(value.split())
+        text = " ".join(_printable(value, what).split())
         if not text or len(text) > 200:
             raise ValueError(f"every {what} needs 1-200 characters, not {value[:50]!r}")
         out.setdefault(key(text), text)
@@ -180,7 +226,12 @@ class WatchlistSpec(_Frozen):
     @field_validator("receivers")
     @classmethod
     def _receivers(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(v.strip() for v in values if v.strip()))
+        return _distinct(values, "receiver")
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, owner: str) -> str:
+        return _printable(owner, "owner")
 
     @model_validator(mode="after")
     def _something_to_match(self) -> WatchlistSpec:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from alerts.watchlists.model import QuietHours, RateLimit, SentimentCondition, Watchlist, WatchlistSpec
-from pipeline.db.models import WatchlistRevision, WatchlistRow
+from pipeline.db.models import WatchlistNotice, WatchlistRevision, WatchlistRow
 
 
 class WatchlistError(ValueError):
@@ -55,16 +55,11 @@ def spec_row(spec: WatchlistSpec) -> dict[str, Any]:
         "min_relevance": spec.min_relevance,
         "receivers": list(spec.receivers),
         "quiet_hours": spec.quiet_hours.model_dump(mode="json") if spec.quiet_hours else None,
-        "rate_limit": (
-            {"max_notices": spec.rate_limit.max_notices, "per_s": spec.rate_limit.per.total_seconds()}
-            if spec.rate_limit
-            else None
-        ),
+        "rate_limit": spec.rate_limit.model_dump(mode="json") if spec.rate_limit else None,
     }
 
 
 def from_row(row: Any) -> Watchlist:
-    rate = row.rate_limit
     return Watchlist(
         id=row.id,
         revision=row.revision,
@@ -79,7 +74,7 @@ def from_row(row: Any) -> Watchlist:
         min_relevance=row.min_relevance,
         receivers=tuple(row.receivers or ()),
         quiet_hours=QuietHours.model_validate(row.quiet_hours) if row.quiet_hours else None,
-        rate_limit=RateLimit(max_notices=rate["max_notices"], per=rate["per_s"]) if rate else None,
+        rate_limit=RateLimit.model_validate(row.rate_limit) if row.rate_limit else None,
     )
 
 
@@ -139,3 +134,16 @@ def changes_since(engine: Engine, seen: int) -> Changes:
     upserted = tuple(from_row(r) for r in rows if r.deleted_at is None)
     removed = tuple(int(r.id) for r in rows if r.deleted_at is not None)
     return Changes(revision, upserted, removed)
+
+
+def recent_notices(engine: Engine, *, watchlist_id: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest notices (queued and suppressed, with why), newest first."""
+    n = WatchlistNotice
+    query = select(
+        n.notice_id, n.watchlist_id, n.kind, n.news_id, n.model_version, n.alert_fingerprint, n.alert_status,
+        n.status, n.reason, n.event_at, n.created_at,
+    ).order_by(n.id.desc()).limit(limit)
+    if watchlist_id is not None:
+        query = query.where(n.watchlist_id == watchlist_id)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
