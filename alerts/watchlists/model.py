@@ -230,8 +230,8 @@ class WatchlistSpec(_Frozen):
 
     @field_validator("owner")
     @classmethod
-    def _owner(cls, owner: str) -> str:
-        return _printable(owner, "owner")
+    def _owner(cls, owner: str | None) -> str | None:
+        return None if owner is None else _printable(owner, "owner")  # None: the API's "me"
 
     @model_validator(mode="after")
     def _something_to_match(self) -> WatchlistSpec:
