@@ -91,6 +91,22 @@ def add_watchlist(engine: Engine, spec: WatchlistSpec, *, now: datetime) -> Watc
     return Watchlist(id=new_id, revision=revision, created_at=now, updated_at=now, **spec.model_dump())
 
 
+def add_watchlists(engine: Engine, specs: Sequence[WatchlistSpec], *, now: datetime) -> list[int]:
+    """Store many watchlists in one transaction under one revision (an import); their ids.
+    `WatchlistError` (nothing stored) when a name is taken or repeated."""
+    w = WatchlistRow
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise WatchlistError("[WCH002] the watchlists to add repeat a name")
+    with engine.begin() as conn:
+        revision = _next_revision(conn)
+        taken = set(conn.scalars(select(w.name).where(w.deleted_at.is_(None))))
+        if clash := sorted(taken & set(names)):
+            raise WatchlistError(f"[WCH001] watchlists named {clash[:5]} exist already")
+        rows = [{**spec_row(s), "revision": revision, "created_at": now, "updated_at": now} for s in specs]
+        return [int(i) for i in conn.scalars(insert(w).returning(w.id, sort_by_parameter_order=True), rows)]
+
+
 def remove_watchlist(engine: Engine, ref: int | str, *, now: datetime) -> Watchlist | None:
     """Remove the active watchlist with this id (an int) or name (a str); None when there is none."""
     w = WatchlistRow
