@@ -18,6 +18,7 @@ from alerts.watchlists.processor import WatchlistProcessor
 from alerts.watchlists.store import (
     WatchlistError,
     add_watchlist,
+    add_watchlists,
     changes_since,
     list_watchlists,
     recent_notices,
@@ -52,6 +53,16 @@ def test_revisions_and_incremental_changes(db_engine: Engine) -> None:
     assert later.removed == (a.id,) and [w.id for w in later.upserted] == [c.id]
     assert changes_since(db_engine, later.revision).upserted == ()
     assert [w.name for w in list_watchlists(db_engine)] == ["b", "a"]
+
+
+def test_bulk_add_is_one_revision_and_all_or_nothing(db_engine: Engine) -> None:
+    ids = add_watchlists(db_engine, [_spec(f"bulk-{i}") for i in range(3)], now=T0)
+    assert len(ids) == 3 and changes_since(db_engine, 0).revision == 1
+    with pytest.raises(WatchlistError, match="WCH001"):
+        add_watchlists(db_engine, [_spec("new"), _spec("bulk-1")], now=T0)
+    with pytest.raises(WatchlistError, match="WCH002"):
+        add_watchlists(db_engine, [_spec("twice"), _spec("twice")], now=T0)
+    assert [w.id for w in list_watchlists(db_engine)] == ids
 
 
 def test_processor_refreshes_the_index_and_records_each_notice_once(db_engine: Engine) -> None:
