@@ -48,7 +48,13 @@ MAX_BACKOFF_S = 30.0
 FETCH_MAX_WAIT_MS = 100
 
 
+_FAUST_LOG = logging.getLogger("faust.finsent")
+"""The subclasses below log under `faust` (quieted with it), not as mode would name them."""
+
+
 class _ShortFetchThread(AIOKafkaConsumerThread):
+    logger = _FAUST_LOG
+
     def _create_worker_consumer(self, transport: Any) -> AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
@@ -57,6 +63,8 @@ class _ShortFetchThread(AIOKafkaConsumerThread):
 
 class ShortFetchConsumer(AioKafkaFaustConsumer):
     """faust's aiokafka consumer, with fetches that wait `FETCH_MAX_WAIT_MS` at most."""
+
+    logger = _FAUST_LOG
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return _ShortFetchThread(self, loop=self.loop, beacon=self.beacon)
