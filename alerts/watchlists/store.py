@@ -1,7 +1,7 @@
 """Watchlists in the database: add, list, remove, and the changes a stream worker has not seen.
 
-Every write first takes the next value of the one-row `watchlist_revision` counter (an UPDATE, so
-writers serialise on that row until they commit) and stamps it on the rows it writes. Revisions
+Every write first takes the next value of the one-row `watchlist_revision` counter (an upsert, so
+writers serialise on that row until they commit; no row yet means revision 0) and stamps it on the rows it writes. Revisions
 therefore commit in order, and a reader that sees revision R has every write up to R committed:
 `changes_since(seen)` reads the counter, then the rows with `seen < revision <= R`. Removal is
 soft (`deleted_at`), so removed watchlists come back as removals and their notices keep their row.
@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from alerts.watchlists.model import QuietHours, RateLimit, SentimentCondition, Watchlist, WatchlistSpec
 from pipeline.db.models import WatchlistNotice, WatchlistRevision, WatchlistRow
@@ -33,10 +34,12 @@ class Changes:
 
 
 def _next_revision(conn: Connection) -> int:
+    """The next revision: an upsert of the counter row, which holds it locked until commit."""
     r = WatchlistRevision
-    return int(
-        conn.execute(update(r).where(r.id == 1).values(value=r.value + 1).returning(r.value)).scalar_one()
-    )
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(r).values(id=1, value=1)
+    upsert = upsert.on_conflict_do_update(index_elements=[r.id], set_={"value": r.value + 1})
+    return int(conn.execute(upsert.returning(r.value)).scalar_one())
 
 
 def current_revision(conn: Connection) -> int:

@@ -71,11 +71,13 @@ def run_demo_stream(settings: Settings, bootstrap: str, engine: Engine, stop: th
         thread = threading.Thread(target=worker.run, args=(done,), name="demo-stream", daemon=True)
         thread.start()
         topics = [settings.topic_enriched, settings.topic_alerts]
-        while not stop.is_set() and not caught_up(bootstrap, settings.stream_group, topics):
+        while not stop.is_set() and thread.is_alive() and not caught_up(bootstrap, settings.stream_group, topics):
             stop.wait(0.5)
         totals = worker.totals()
-        while not stop.is_set() and len(receiver.log.deliveries) < totals["queued"]:
+        while not stop.is_set() and thread.is_alive() and len(receiver.log.deliveries) < totals["queued"]:
             stop.wait(0.2)
+        if not thread.is_alive():
+            log.error("the demo's stream worker stopped early: watchlist notices are incomplete")
         done.set()
         thread.join(settings.stream_shutdown_s + 5)
         with engine.connect() as conn:

@@ -2,8 +2,8 @@
 
 - `watchlists`: what to match, the sentiment condition, receivers, quiet hours, rate limit;
   soft removal (`deleted_at`); `revision` is the `watchlist_revision` value of the last write.
-- `watchlist_revision`: one row, the last revision given out; stream workers poll it to know
-  when to reload (writers serialise on it, so revisions commit in order).
+- `watchlist_revision`: one row (from the first write on), the last revision given out; stream
+  workers poll it to know when to reload (writers serialise on it, so revisions commit in order).
 - `watchlist_notices`: one decision per (watchlist, news_id, model_version) or per (watchlist,
   alert event): queued to the outbox or suppressed (quiet hours, rate limit, no receiver).
 - `webhook_deliveries.event_id` loses its foreign key to `alert_events`: a delivery now carries
@@ -64,7 +64,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_watchlist_revision"),
         sa.CheckConstraint("id = 1", name="ck_watchlist_revision_single_row"),
     )
-    op.execute("INSERT INTO watchlist_revision (id, value) VALUES (1, 0)")
     op.create_table(
         "watchlist_notices",
         sa.Column("id", BIGID, autoincrement=True, nullable=False),
