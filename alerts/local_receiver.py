@@ -21,6 +21,8 @@ class Received:
     webhook_id: str
     headers: dict[str, str]
     body: bytes
+    received_at: float = field(default_factory=time.time)
+    """When the request arrived (seconds since the epoch)."""
 
     @property
     def json(self) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -103,16 +103,23 @@ def enqueue_event(
 
 
 def enqueue_delivery(
-    conn: Connection, *, event_id: str, receiver: Receiver, payload: dict[str, Any], now: datetime
+    conn: Connection,
+    *,
+    event_id: str,
+    receiver: Receiver,
+    payload: dict[str, Any],
+    now: datetime,
+    renderer: Callable[[str, Mapping[str, Any]], str] = render_for,
 ) -> None:
-    """Add one pending webhook to the outbox (in the caller's transaction), rendered for `receiver`."""
+    """Add one pending webhook to the outbox (in the caller's transaction), rendered for `receiver`
+    by `renderer(format, payload)` (alert bodies by default; watchlist notices pass theirs)."""
     conn.execute(
         WebhookDelivery.__table__.insert().values(
             webhook_id=webhook_id(event_id, receiver.name),
             event_id=event_id,
             receiver=receiver.name,
             url=receiver.url,
-            payload=render_for(receiver.format, payload),
+            payload=renderer(receiver.format, payload),
             status="pending",
             attempts=0,
             next_attempt_at=now,

@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     alerts_max_catch_up_s: float = Field(
         default=86_400.0, ge=0, description="after downtime, missed ticks up to this far back are evaluated"
     )
+    stream_group: str = Field(default="finsent-stream", description="consumer group of `finsent worker stream`")
+    watchlist_refresh_s: float = Field(
+        default=1.0, gt=0, description="how often a stream worker checks the watchlists for changes"
+    )
+    stream_shutdown_s: float = Field(
+        default=15.0, gt=0, description="a stream worker that takes longer to stop than this exits anyway"
+    )
+    stream_dispatch: bool = Field(
+        default=True, description="stream workers also send the outbox as soon as they queue notices"
+    )
     webhook_lease_s: float = Field(default=120.0, gt=0, description="a dispatcher's hold on a webhook it sends")
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_max_age_s: float = Field(default=86_400.0, gt=0, description="give up on a webhook after this")

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "workers.commands.demo",
     "workers.commands.alerts",
     "workers.commands.silence",
+    "workers.commands.watchlist",
     "workers.commands.replay",
     "workers.commands.compare",
     "workers.commands.backtest",
@@ -40,7 +41,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 log = logging.getLogger("finsent")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command_modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     doc = __doc__ or "finsent"
     parser = argparse.ArgumentParser(
         prog="finsent",
@@ -51,13 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show the full traceback of a failure (or FINSENT_LOG_LEVEL=DEBUG)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in command_modules:
         importlib.import_module(name).register(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, command_modules: Sequence[str] = COMMAND_MODULES) -> int:
+    """Run one command; `command_modules` narrows the commands known (and so the imports paid)."""
+    args = build_parser(command_modules).parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as exc:

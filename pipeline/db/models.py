@@ -228,7 +228,10 @@ class AlertEvidence(Base):
 
 
 class WebhookDelivery(Base):
-    """Transactional outbox: one webhook to send, written in the transaction of its event."""
+    """Transactional outbox: one webhook to send, written in the transaction of its event.
+
+    `event_id` is what is delivered: an `alert_events.event_id`, or a `watchlist_notices.notice_id`
+    (no foreign key since migration 0007: it names a row of either table)."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
@@ -239,7 +242,7 @@ class WebhookDelivery(Base):
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
     webhook_id: Mapped[str] = mapped_column(String(64), unique=True, comment="msg_... (webhook-id header)")
-    event_id: Mapped[str] = mapped_column(String(36), ForeignKey("alert_events.event_id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(36))
     receiver: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(String(2000))
     payload: Mapped[str] = mapped_column(Text, comment="the exact JSON body that gets signed")
@@ -310,6 +313,76 @@ class ModelActivation(Base):
     activated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     activated_by: Mapped[str] = mapped_column(String(100), default="")
     comment: Mapped[str] = mapped_column(Text, default="")
+
+
+WATCHLIST_RELEVANCE: Final = ("mention", "title")
+NOTICE_KINDS: Final = ("article", "alert")
+NOTICE_STATUSES: Final = ("queued", "suppressed")
+
+
+class WatchlistRow(Base):
+    """A watchlist (`alerts.watchlists.Watchlist`): what to match, the condition, where to send.
+
+    Removal is soft (`deleted_at`), so notices keep their watchlist. Every write takes the next
+    `watchlist_revision` value into `revision`; stream workers load the rows above the revision
+    they have seen (`alerts.watchlists.store.changes_since`)."""
+
+    __tablename__ = "watchlists"
+    __table_args__ = (CheckConstraint(one_of("min_relevance", WATCHLIST_RELEVANCE), name="min_relevance"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    tickers: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    entities: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    topics: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    condition: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, comment="sentiment condition")
+    min_relevance: Mapped[str] = mapped_column(String(16), default="mention")
+    receivers: Mapped[list[str]] = mapped_column(JsonType, default=list, comment="[] = every configured one")
+    quiet_hours: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    rate_limit: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    revision: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WatchlistRevision(Base):
+    """One row: the last revision given to a watchlist write (writers serialise on it)."""
+
+    __tablename__ = "watchlist_revision"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class WatchlistNotice(Base):
+    """One decision about one watchlist and one article (or alert event): queued to the outbox
+    (`webhook_deliveries.event_id = notice_id`, one row per receiver) or suppressed with why.
+    At most one per (watchlist, news_id, model_version): re-deliveries never notify twice."""
+
+    __tablename__ = "watchlist_notices"
+    __table_args__ = (
+        UniqueConstraint("watchlist_id", "news_id", "model_version"),
+        CheckConstraint(one_of("kind", NOTICE_KINDS), name="kind"),
+        CheckConstraint(one_of("status", NOTICE_STATUSES), name="status"),
+        Index("ix_watchlist_notices_watchlist_id_status_created_at", "watchlist_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    notice_id: Mapped[str] = mapped_column(String(36), unique=True)
+    watchlist_id: Mapped[int] = mapped_column(BigIntPk, ForeignKey("watchlists.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    news_id: Mapped[str | None] = mapped_column(String(64))
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    alert_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    alert_status: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32), comment="why it was suppressed")
+    hits: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    event_at: Mapped[datetime] = mapped_column(UtcDateTime, comment="published_at, or the alert's emitted_at")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 TABLES: Final = tuple(Base.metadata.sorted_tables)

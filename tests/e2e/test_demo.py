@@ -36,4 +36,5 @@ def test_demo_runs_the_whole_path_and_its_counts_reconcile(tmp_path: Path) -> No
     assert summary["ingested"] == summary["enriched"] + summary["deduplicated"] + summary["dlq"]
     assert summary["alerts_fired"] >= 1
     assert summary["webhooks_delivered"] >= summary["alerts_fired"]
+    assert summary["watchlist_notices"] >= 1  # the demo watchlist's notices, each received
     assert (tmp_path / "demo.db").is_file()

@@ -55,7 +55,7 @@ def test_prometheus_scrapes_every_finsent_service_of_the_compose_stack() -> None
         for name, service in compose["services"].items()
         if (service.get("image", "").startswith("finsent") or "build" in service) and name != "migrate"
     }
-    assert finsent == {"ingest", "model", "alerts", "serve"}
+    assert finsent == {"ingest", "model", "alerts", "serve", "stream"}
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
     scraped = {
         name: job["job_name"] for job in config["scrape_configs"] for sd in job["dns_sd_configs"] for name in sd["names"]

@@ -3,7 +3,9 @@
 Starts the embedded broker, migrates a fresh demo database, ingests the bundled sample news into
 `news.raw`, runs the model worker until every produced item is consumed, stores the results,
 evaluates the demo alert rules at event time, delivers the webhooks to a local receiver that
-verifies signatures, and prints `{"ingested", "deduplicated", "dlq", "enriched", "alerts_fired", "webhooks_delivered"}`.
+verifies signatures, runs a stream worker for one demo watchlist (`workers.stream.demo`), and
+prints `{"ingested", "deduplicated", "dlq", "enriched", "alerts_fired", "webhooks_delivered",
+"watchlist_notices"}`.
 With `--serve` the line also has `dashboard_url` and `api_token`, and the dashboard and API then
 serve the demo database until Ctrl-C (`workers.http.demo_server`).
 """
@@ -62,6 +64,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from workers.http.demo_server import DemoServer
     from workers.ingest import FileSource, IngestPlan, run_ingest
     from workers.model_worker import ModelWorker, ModelWorkerConfig, predictor_from_settings
+    from workers.stream.demo import run_demo_stream
 
     started = time.monotonic()
     url = demo_database_url(settings)
@@ -106,6 +109,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             publish=kafka_publisher(producer, settings.topic_alerts),
             model_version=predictor.model_version,
         )
+        watched = run_demo_stream(settings, bootstrap, engine, stop)
         producer.close()
     deadline.cancel()
     summary = {
@@ -116,6 +120,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         "alerts_fired": fired.alerts_fired,
         "alerts_resolved": fired.alerts_resolved,
         "webhooks_delivered": fired.webhooks_delivered,
+        "watchlist_notices": watched.notices,
         "model_version": predictor.model_version,
         "database": url.split("://", 1)[0],
         "seconds": round(time.monotonic() - started, 1),

@@ -1,4 +1,4 @@
-"""`finsent worker model|alerts`: the long-running workers (model: one member of the consumer group)."""
+"""`finsent worker model|alerts|stream`: the long-running workers (model: one member of the consumer group)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from pipeline.config import Settings
 from workers.commands.alerts import register_alerts_kind
+from workers.commands.stream import register_stream_kind
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     model.add_argument("--stop-after", type=int, default=None, help="exit after consuming N records")
     model.set_defaults(handler=run_model_worker)
     register_alerts_kind(kinds)
+    register_stream_kind(kinds)
 
 
 def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,7 +15,16 @@ from starlette.middleware.cors import CORSMiddleware
 from workers.http.app import create_app
 from workers.http.context import AppContext
 from workers.http.origin import allowed_origins
-from workers.http.routes import DEFAULT_ROUTERS, alerts, articles, dashboard, login, silences, topics
+from workers.http.routes import (
+    DEFAULT_ROUTERS,
+    alerts,
+    articles,
+    dashboard,
+    login,
+    silences,
+    topics,
+    watchlists,
+)
 from workers.http.sessions import SessionStore, session_authenticator
 
 ANALYST_ROUTERS: tuple[APIRouter, ...] = (
@@ -23,6 +32,7 @@ ANALYST_ROUTERS: tuple[APIRouter, ...] = (
     articles.router,
     alerts.router,
     silences.router,
+    watchlists.router,
     login.router,
     dashboard.router,
 )

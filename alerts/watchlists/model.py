@@ -1,0 +1,253 @@
+"""What a watchlist is: keys to match (tickers, entity names, topics), a sentiment condition, a
+minimum relevance, receivers, quiet hours and a rate limit.
+
+`WatchlistSpec` is what a user gives (`finsent watchlist add`, `POST /v1/watchlists`), validated
+and normalised here; `Watchlist` is a stored one (with its id and revision).
+
+Matching keys: tickers upper-case without a leading `$`; entity names by `entity_key` (case-folded,
+whitespace collapsed: "apple  INC" = "Apple Inc"); topics as the model names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from alerts.rules import parse_duration
+from alerts.watchlists.sentiment import SentimentView
+from schemas import Sentiment
+
+Relevance = Literal["mention", "title"]
+"""Where an entity must appear: anywhere in the text (`mention`) or in the title (`title`)."""
+RELEVANCE_ORDER: dict[str, int] = {"mention": 0, "title": 1}
+
+MAX_KEYS = 500
+"""Most tickers / entity names / topics one watchlist may hold."""
+
+
+def ticker_key(value: str) -> str:
+    """The matching form of a ticker: stripped, upper-case, without a leading `$`."""
+    return value.strip().lstrip("$").upper()
+
+
+def entity_key(value: str) -> str:
+    """The matching form of an entity name: case-folded, whitespace collapsed."""
+    return " ".join(value.casefold().split())
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SentimentCondition(_Frozen):
+    """Every given part must hold (an empty condition always holds).
+
+    `labels`: the sentiment is one of these; `max_score` / `min_score`: bounds on
+    `P(positive) - P(negative)`, inclusive; `min_probability`: `P(probability_of) >= x`.
+    """
+
+    labels: tuple[Sentiment, ...] = ()
+    max_score: float | None = Field(default=None, ge=-1.0, le=1.0)
+    min_score: float | None = Field(default=None, ge=-1.0, le=1.0)
+    min_probability: float | None = Field(default=None, ge=0.0, le=1.0)
+    probability_of: Sentiment = "negative"
+
+    @field_validator("labels")
+    @classmethod
+    def _sorted(cls, labels: tuple[Sentiment, ...]) -> tuple[Sentiment, ...]:
+        return tuple(sorted(set(labels)))
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SentimentCondition:
+        if self.min_score is not None and self.max_score is not None and self.min_score > self.max_score:
+            raise ValueError(f"min_score {self.min_score} is above max_score {self.max_score}: nothing could match")
+        return self
+
+    def holds(self, view: SentimentView) -> bool:
+        if self.labels and view.label not in self.labels:
+            return False
+        if self.max_score is not None and view.score > self.max_score:
+            return False
+        if self.min_score is not None and view.score < self.min_score:
+            return False
+        return self.min_probability is None or view.probability(self.probability_of) >= self.min_probability
+
+    def describe(self) -> str:
+        parts = []
+        if self.labels:
+            parts.append("sentiment in " + "/".join(self.labels))
+        if self.max_score is not None:
+            parts.append(f"score <= {self.max_score:g}")
+        if self.min_score is not None:
+            parts.append(f"score >= {self.min_score:g}")
+        if self.min_probability is not None:
+            parts.append(f"P({self.probability_of}) >= {self.min_probability:g}")
+        return " and ".join(parts) or "any sentiment"
+
+
+class QuietHours(_Frozen):
+    """No notices from `start` to `end` (local time in `timezone`; may wrap midnight)."""
+
+    start: time
+    end: time
+    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(_printable(name, "time zone"))
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)") from exc
+        return name
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours need start != end")
+        return self
+
+    @classmethod
+    def parse(cls, text: str, timezone: str = "UTC") -> QuietHours:
+        """`"22:00-07:00"` in `timezone`."""
+        start, sep, end = text.partition("-")
+        if not sep:
+            raise ValueError(f"quiet hours {text!r}: use HH:MM-HH:MM, e.g. 22:00-07:00")
+        return cls(start=start.strip(), end=end.strip(), timezone=timezone)  # type: ignore[arg-type]
+
+    def contains(self, at: datetime) -> bool:
+        local = at.astimezone(ZoneInfo(self.timezone)).timetz().replace(tzinfo=None)
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+def format_duration(value: timedelta) -> str:
+    """`1h30m`, `2d`, `45s`: the form `parse_duration` reads back."""
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
+class RateLimit(_Frozen):
+    """At most `max_notices` queued notices per `per` (a sliding window); more are suppressed."""
+
+    max_notices: int = Field(ge=1, le=100_000)
+    per: Annotated[timedelta, BeforeValidator(parse_duration)] = Field(description="e.g. 1h, 30m, 1d")
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """`"10/1h"`: at most 10 notices per hour."""
+        count, sep, period = text.partition("/")
+        if not sep or not count.strip().isdigit():
+            raise ValueError(f"rate limit {text!r}: use COUNT/PERIOD, e.g. 10/1h")
+        return cls(max_notices=int(count), per=period.strip())
+
+    @field_serializer("per")
+    def _per_text(self, per: timedelta) -> str:
+        return format_duration(per)
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, per: timedelta) -> timedelta:
+        if per <= timedelta(0) or per > timedelta(days=31):
+            raise ValueError("the rate limit period must be between 1s and 31d")
+        return per
+
+
+def _printable(value: str, what: str) -> str:
+    """`value` unless it holds control characters or lone surrogates (which no database stores)."""
+    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError(f"{what} {value[:50]!r} holds control characters")
+    return value
+
+
+def _distinct(values: tuple[str, ...], what: str, key: Callable[[str], str] = str) -> tuple[str, ...]:
+    """`values` with whitespace collapsed, the first of each `key` kept, checked for size."""
+    out: dict[str, str] = {}
+    for value in values:
+        text = " ".join(_printable(value, what).split())
+        if not text or len(text) > 200:
+            raise ValueError(f"every {what} needs 1-200 characters, not {value[:50]!r}")
+        out.setdefault(key(text), text)
+    if len(out) > MAX_KEYS:
+        raise ValueError(f"at most {MAX_KEYS} {what}s per watchlist")
+    return tuple(out.values())
+
+
+class WatchlistSpec(_Frozen):
+    """A watchlist as given by its owner; at least one ticker, entity name or topic."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@ -]+$")
+    owner: str = Field(min_length=1, max_length=200)
+    tickers: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    condition: SentimentCondition = SentimentCondition()
+    min_relevance: Relevance = "mention"
+    receivers: tuple[str, ...] = Field(default=(), description="receiver names; empty = every configured one")
+    quiet_hours: QuietHours | None = None
+    rate_limit: RateLimit | None = None
+
+    @field_validator("tickers")
+    @classmethod
+    def _tickers(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        keys = _distinct(tuple(ticker_key(v) for v in values), "ticker")
+        if bad := [t for t in keys if len(t) > 32 or " " in t]:
+            raise ValueError(f"not a ticker: {bad[0][:40]!r}")
+        return keys
+
+    @field_validator("entities")
+    @classmethod
+    def _entities(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _distinct(values, "entity name", entity_key)
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _distinct(values, "topic")
+
+    @field_validator("receivers")
+    @classmethod
+    def _receivers(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _distinct(values, "receiver")
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, owner: str | None) -> str | None:
+        return None if owner is None else _printable(owner, "owner")  # None: the API's "me"
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> WatchlistSpec:
+        if not (self.tickers or self.entities or self.topics):
+            raise ValueError("a watchlist needs at least one ticker, entity name or topic")
+        return self
+
+    @property
+    def entity_keys(self) -> frozenset[str]:
+        return frozenset(entity_key(e) for e in self.entities)
+
+
+class Watchlist(WatchlistSpec):
+    """A stored watchlist."""
+
+    id: int
+    revision: int
+    created_at: datetime
+    updated_at: datetime
