@@ -1,5 +1,5 @@
 """`finsent serve`: the HTTP API (POST /v1/news, /healthz, /metrics, /openapi.json, /docs), the
-read API and the dashboard (`workers.http.analyst`).
+read API and the dashboard.
 
 Prints one JSON line `{"serving": "http://HOST:PORT"}` on stdout once it listens, then serves until
 SIGINT/SIGTERM. Requests authenticate with bearer tokens (`finsent token create`); with no tokens
@@ -30,8 +30,8 @@ DEDUP_EVENT_GAP = timedelta(hours=48)
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve",
-        help="serve the HTTP API: POST /v1/news, /healthz, /metrics, /docs",
-        description=(__doc__ or "").splitlines()[0],
+        help="serve the HTTP API and the dashboard: POST /v1/news, /v1/..., /healthz, /metrics, /docs",
+        description=(__doc__ or "").split("\n\n")[0].replace("\n", " "),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (8080; 0 = any free port)")
