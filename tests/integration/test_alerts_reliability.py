@@ -2,7 +2,7 @@
 `finsent worker alerts` killed with SIGKILL mid-batch and restarted, two dispatchers at once, a
 dispatcher whose lease ran out, missed ticks caught up after downtime. Each: nothing lost, no
 duplicate row, no duplicate delivery beyond the documented at-least-once retry (same webhook-id).
-Figures go to docs/reliability/alerts.md."""
+Figures go to RELIABILITY.md."""
 
 from __future__ import annotations
 
@@ -252,7 +252,7 @@ def test_worker_killed_mid_batch_then_restarted_loses_and_repeats_nothing(
 
 
 def _record_figures(attempts_at_kill: int, delivered: Counter[str], repeated: dict[str, int]) -> None:
-    """Figures for docs/reliability/alerts.md, printed (pytest -s shows them)."""
+    """Figures for RELIABILITY.md, printed (pytest -s shows them)."""
     print(json.dumps({"kill9": {"attempts_at_kill": attempts_at_kill, "webhooks": len(delivered),
                                 "deliveries": sum(delivered.values()), "repeated_ids": len(repeated)}}))
 
