@@ -12,6 +12,17 @@ from sqlalchemy.engine import make_url
 
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
+SUBJECTS = ("Apple", "Exxon Mobil", "JPMorgan", "Tesla", "Pfizer", "Goldman Sachs", "the Fed", "OPEC", "Nvidia")
+EVENTS = (
+    "beats quarterly estimates and raises guidance",
+    "shares slide after regulators open a probe",
+    "announces $5 billion buyback as profits climb",
+    "cuts jobs amid falling demand in Europe",
+    "signals a pause in rate hikes as inflation cools",
+    "agrees to buy a rival in an all-stock deal",
+)
+"""Words of the synthetic headlines the pipeline benchmarks push (subject, event, number)."""
+
 
 @contextlib.contextmanager
 def scratch_postgres(admin_url: str | None = None) -> Iterator[str]:

@@ -41,22 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine, bindparam, func, select  # noqa: E402
 
-from bench.common import percentile, scratch_postgres  # noqa: E402
+from bench.common import EVENTS, SUBJECTS, percentile, scratch_postgres  # noqa: E402
 from pipeline.db import Article, make_engine, upgrade  # noqa: E402
 from pipeline.kafka.broker import EmbeddedBroker  # noqa: E402
 
 PUSH_BATCH = 10
 """Items per POST: a small batch, as a feed relay would send."""
 SAMPLE_S = 1.0
-SUBJECTS = ("Apple", "Exxon Mobil", "JPMorgan", "Tesla", "Pfizer", "Goldman Sachs", "the Fed", "OPEC", "Nvidia")
-EVENTS = (
-    "beats quarterly estimates and raises guidance",
-    "shares slide after regulators open a probe",
-    "announces $5 billion buyback as profits climb",
-    "cuts jobs amid falling demand in Europe",
-    "signals a pause in rate hikes as inflation cools",
-    "agrees to buy a rival in an all-stock deal",
-)
 
 
 @dataclass

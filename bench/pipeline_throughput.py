@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
 
-from bench.common import percentile, scratch_postgres  # noqa: E402
+from bench.common import EVENTS, SUBJECTS, percentile, scratch_postgres  # noqa: E402
 from pipeline.db import Article, Enrichment, make_engine, store_batch, upgrade  # noqa: E402
 from pipeline.ingest.dedup import Deduplicator  # noqa: E402
 from pipeline.ingest.publisher import IngestPublisher  # noqa: E402
@@ -35,15 +35,6 @@ from workers.model_worker import ModelWorker, ModelWorkerConfig  # noqa: E402
 INGEST_CHUNK = 32
 """Items per ingest batch (`IngestPublisher.publish_many`), like a small HTTP push."""
 
-SUBJECTS = ("Apple", "Exxon Mobil", "JPMorgan", "Tesla", "Pfizer", "Goldman Sachs", "the Fed", "OPEC", "Nvidia")
-EVENTS = (
-    "beats quarterly estimates and raises guidance",
-    "shares slide after regulators open a probe",
-    "announces $5 billion buyback as profits climb",
-    "cuts jobs amid falling demand in Europe",
-    "signals a pause in rate hikes as inflation cools",
-    "agrees to buy a rival in an all-stock deal",
-)
 
 
 def synthetic_news(n: int) -> list[RawNews]:
