@@ -6,8 +6,9 @@
 Real processes, as in production: the embedded broker, `finsent serve` and one `finsent worker model`
 (default batch settings unless `--batch-max-ms` is given), a scratch Postgres database. Phases:
 
-1. capacity: a burst pushed as fast as the API takes it; capacity = stored rows per second while
-   the worker is saturated (skipped with `--capacity`);
+1. capacity: items pushed as fast as the API takes them (4 senders) for `--capacity-s` build a
+   backlog; the model worker's capacity = rows stored per second while it drains the backlog
+   alone (skipped with `--capacity`);
 2. overload: items pushed at 2x capacity for `--overload-s`; every second the backlog
    (acknowledged - stored) and the RSS of each process are sampled; then the backlog must drain,
    and every acknowledged id must be stored exactly once (nothing lost);
@@ -20,8 +21,10 @@ Prints one JSON object per phase and a summary. `run_load` is what the test suit
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,8 +48,10 @@ from bench.common import EVENTS, SUBJECTS, percentile, scratch_postgres  # noqa:
 from pipeline.db import Article, make_engine, upgrade  # noqa: E402
 from pipeline.kafka.broker import EmbeddedBroker  # noqa: E402
 
-PUSH_BATCH = 10
+PUSH_BATCH = 25
 """Items per POST: a small batch, as a feed relay would send."""
+SENDERS = 4
+"""Concurrent senders (threads), so the push rate is not bounded by one connection's round trips."""
 SAMPLE_S = 1.0
 
 
@@ -76,14 +81,13 @@ class Sender:
     acked: dict[str, float] = field(default_factory=dict)
     duplicates: int = 0
     refused: int = 0
-    _next: int = -1
+    _numbers: Iterator[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._next = self.first
+        self._numbers = itertools.count(self.first)  # thread-safe: senders share it
 
     def item(self) -> dict[str, Any]:
-        i = self._next
-        self._next += 1
+        i = next(self._numbers)
         published = datetime(2026, 1, 5, 8, tzinfo=UTC) + timedelta(seconds=i)
         return {
             "title": f"{SUBJECTS[i % len(SUBJECTS)]} {EVENTS[(i // 3) % len(EVENTS)]} ({self.run} {i})",
@@ -118,22 +122,30 @@ class Sender:
                     self.duplicates += 1
             return
 
-    def at_rate(self, rate: float, seconds: float, on_tick: Any = None) -> None:
-        """Push `rate` items per second for `seconds` (paced per batch; catches up when behind)."""
+    def at_rate(self, rate: float, seconds: float, on_tick: Any = None, senders: int = 4) -> None:
+        """Push `rate` items per second for `seconds` from `senders` threads (each paced per batch,
+        catching up when behind); `on_tick()` every `SAMPLE_S` on the calling thread."""
         started = time.monotonic()
-        sent = 0
-        next_sample = started
-        with httpx.Client(base_url=self.stack.url) as client:
-            while (elapsed := time.monotonic() - started) < seconds:
-                due = int(rate * elapsed) + PUSH_BATCH
-                if sent < due:
-                    self.push(client, PUSH_BATCH)
-                    sent += PUSH_BATCH
-                else:
-                    time.sleep(min(0.05, PUSH_BATCH / rate))
-                if on_tick is not None and time.monotonic() >= next_sample:
-                    on_tick()
-                    next_sample += SAMPLE_S
+
+        def send(share: float) -> None:
+            sent = 0
+            with httpx.Client(base_url=self.stack.url) as client:
+                while (elapsed := time.monotonic() - started) < seconds:
+                    if sent < share * elapsed + PUSH_BATCH:
+                        self.push(client, PUSH_BATCH)
+                        sent += PUSH_BATCH
+                    else:
+                        time.sleep(min(0.05, PUSH_BATCH / share))
+
+        threads = [threading.Thread(target=send, args=(rate / senders,), daemon=True) for _ in range(senders)]
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            if on_tick is not None:
+                on_tick()
+            time.sleep(SAMPLE_S)
+        for thread in threads:
+            thread.join()
 
 
 @dataclass
@@ -230,26 +242,26 @@ def stored_times(stack: Stack, ids: list[str]) -> dict[str, float]:
     return out
 
 
-def measure_capacity(stack: Stack, items: int) -> dict[str, Any]:
-    """Push `items` as fast as the API takes them; capacity = storage rate once the worker is busy."""
+def measure_capacity(stack: Stack, seconds: float) -> dict[str, Any]:
+    """The model worker's capacity: push as fast as the API takes items for `seconds` to build a
+    backlog, then time the worker draining it alone (rows stored per second from the end of the
+    push until 90 % of the backlog is stored)."""
     sender = Sender(stack, "capacity", first=0)
-    done = threading.Event()
-
-    def push_all() -> None:
-        with httpx.Client(base_url=stack.url) as client:
-            for _ in range(items // PUSH_BATCH):
-                sender.push(client, PUSH_BATCH)
-        done.set()
-
-    threading.Thread(target=push_all, daemon=True).start()
-    marks: list[tuple[float, int]] = []
-    while not (done.is_set() and stack.stored("capacity") >= len(sender.acked)):
-        marks.append((time.monotonic(), stack.stored("capacity")))
-        time.sleep(0.5)
-    busy = [(t, n) for t, n in marks if items * 0.1 <= n <= items * 0.9]  # skip warm-up and tail
-    (t0, n0), (t1, n1) = busy[0], busy[-1]
-    rate = (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan")
-    return {"phase": "capacity", "items": items, "stored_per_s": round(rate, 1)}
+    sender.at_rate(10_000, seconds)
+    pushed = len(sender.acked)
+    t0, n0 = time.monotonic(), stack.stored("capacity")
+    while (n := stack.stored("capacity")) < n0 + 0.9 * (pushed - n0):
+        time.sleep(0.25)
+    t1 = time.monotonic()
+    drain_s = wait_stored(stack, sender, 900)
+    return {
+        "phase": "capacity",
+        "pushed": pushed,
+        "pushed_per_s": round(pushed / seconds, 1),
+        "backlog_at_end_of_push": pushed - n0,
+        "stored_per_s": round((n - n0) / (t1 - t0), 1),
+        "drain_s": round(drain_s, 1),
+    }
 
 
 def overload(stack: Stack, rate: float, seconds: float, drain_timeout_s: float) -> dict[str, Any]:
@@ -264,6 +276,7 @@ def overload(stack: Stack, rate: float, seconds: float, drain_timeout_s: float) 
     return {
         "phase": "overload",
         "target_per_s": round(rate, 1),
+        "pushed_per_s": round(len(sender.acked) / seconds, 1),
         "seconds": seconds,
         "acknowledged": len(sender.acked),
         "stored": len(stored),
@@ -299,7 +312,7 @@ def run_load(
     database_url: str,
     *,
     capacity: float | None,
-    capacity_items: int,
+    capacity_s: float,
     overload_s: float,
     latency_s: float,
     batch_max_ms: int | None = None,
@@ -309,7 +322,7 @@ def run_load(
     results: list[dict[str, Any]] = []
     with running_stack(database_url, batch_max_ms=batch_max_ms) as stack:
         if capacity is None:
-            results.append(measure_capacity(stack, capacity_items))
+            results.append(measure_capacity(stack, capacity_s))
             capacity = float(results[-1]["stored_per_s"])
         else:
             results.append({"phase": "capacity", "given_per_s": capacity})
@@ -319,9 +332,10 @@ def run_load(
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack's processes on kill too
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--capacity", type=float, default=None, help="items/s; default: measure it")
-    parser.add_argument("--capacity-items", type=int, default=3000)
+    parser.add_argument("--capacity-s", type=float, default=60, help="seconds of the capacity burst")
     parser.add_argument("--overload-s", type=float, default=300)
     parser.add_argument("--latency-s", type=float, default=120)
     parser.add_argument("--batch-max-ms", type=int, default=None, help="FINSENT_BATCH_MAX_MS (default: the setting's)")
@@ -330,7 +344,7 @@ def main() -> None:
         for result in run_load(
             url,
             capacity=args.capacity,
-            capacity_items=args.capacity_items,
+            capacity_s=args.capacity_s,
             overload_s=args.overload_s,
             latency_s=args.latency_s,
             batch_max_ms=args.batch_max_ms,

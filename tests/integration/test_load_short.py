@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_overload_drains_and_loses_nothing(pg_url: str) -> None:
     capacity, overload, latency = run_load(
-        pg_url, capacity=15.0, capacity_items=0, overload_s=8, latency_s=6, drain_timeout_s=300
+        pg_url, capacity=15.0, capacity_s=0, overload_s=8, latency_s=6, drain_timeout_s=300
     )
     assert capacity == {"phase": "capacity", "given_per_s": 15.0}
     assert overload["acknowledged"] >= 200 and overload["lost"] == 0
