@@ -18,6 +18,9 @@ EXPECTED = {
     "alert_progress",
     "model_activations",
     "alert_evidence",
+    "watchlists",
+    "watchlist_notices",
+    "watchlist_revision",
 }
 
 
