@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 
 class EntityLike(Protocol):
+    """An entity as a predictor gives it; it may also give its own `sentiment` and
+    `sentiment_probs` (None where the model abstained), read with `getattr`."""
+
     text: str
     label: str
     start: int
@@ -104,19 +107,40 @@ def to_enriched(news: RawNews, prediction: PredictionLike, model_version: str, n
         topic=prediction.topic,
         topic_score=_unit(prediction.topic_score),
         sentiment=prediction.sentiment,  # type: ignore[arg-type]
-        sentiment_probs=SentimentProbs(
-            negative=_unit(probs["negative"]), neutral=_unit(probs["neutral"]), positive=_unit(probs["positive"])
-        ),
+        sentiment_probs=_probs(probs),
         sentiment_score=max(-1.0, min(1.0, float(prediction.sentiment_score))),
-        entities=tuple(
-            EntityMention(
-                text=e.text, label=e.label, start=e.start, end=e.end, confidence=_unit(e.score), ticker=e.ticker
-            )
-            for e in prediction.entities
-        ),
+        entities=tuple(_mention(e) for e in prediction.entities),
         processed_at=now,
         flags=tuple(prediction_flags(prediction)),
     )
+
+
+def _mention(entity: EntityLike) -> EntityMention:
+    """An entity with its own sentiment where the predictor gave one (`sentiment_probs`, read with
+    `getattr` so predictors without the entity-sentiment output work as they are)."""
+    probs = getattr(entity, "sentiment_probs", None)
+    sentiment = getattr(entity, "sentiment", None) if probs else None
+    return EntityMention(
+        text=entity.text,
+        label=entity.label,
+        start=entity.start,
+        end=entity.end,
+        confidence=_unit(entity.score),
+        ticker=entity.ticker,
+        sentiment=sentiment,
+        sentiment_probs=_probs(probs) if sentiment else None,
+        sentiment_score=_score(probs) if sentiment else None,
+    )
+
+
+def _probs(probs: Mapping[str, float]) -> SentimentProbs:
+    return SentimentProbs(
+        negative=_unit(probs["negative"]), neutral=_unit(probs["neutral"]), positive=_unit(probs["positive"])
+    )
+
+
+def _score(probs: Mapping[str, float]) -> float:
+    return max(-1.0, min(1.0, float(probs["positive"]) - float(probs["negative"])))
 
 
 def prediction_flags(prediction: PredictionLike) -> tuple[str, ...]:

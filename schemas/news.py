@@ -104,7 +104,13 @@ class SentimentProbs(Contract):
 
 
 class EntityMention(Contract):
-    """A named entity found in `RawNews.text`; offsets are character offsets into that text."""
+    """A named entity found in `RawNews.text`; offsets are character offsets into that text.
+
+    `sentiment` is the entity's own (targeted) sentiment from the same forward pass: "Apple
+    beats estimates while Samsung slides" gives Apple positive and Samsung negative. It is
+    `None` where the model abstained (low confidence) or the message predates it (schema
+    version 1); readers then fall back to the headline's sentiment.
+    """
 
     text: str
     label: str
@@ -112,12 +118,19 @@ class EntityMention(Contract):
     end: int = Field(ge=0)
     confidence: float = Field(ge=0.0, le=1.0)
     ticker: str | None = None
+    sentiment: Sentiment | None = None
+    sentiment_probs: SentimentProbs | None = None
+    sentiment_score: float | None = Field(default=None, ge=-1.0, le=1.0, description="P(positive) - P(negative)")
 
 
 class EnrichedNews(Contract):
-    """What the model said about one news item under one model version."""
+    """What the model said about one news item under one model version.
 
-    schema_version: Literal[1] = 1
+    Schema version 2 added the entities' own sentiment; version-1 messages (written before it)
+    are still read, their entities without sentiment.
+    """
+
+    schema_version: Literal[1, 2] = 2
     news_id: str = Field(min_length=8, max_length=64)
     model_version: str = Field(min_length=1, max_length=100)
     published_at: UtcDatetime
@@ -133,3 +146,9 @@ class EnrichedNews(Contract):
         description="caveats of a real prediction, e.g. `truncated` (only the title + lead was read); "
         "inputs that could not be scored are dead-lettered, never stored with a fallback",
     )
+
+    @model_validator(mode="after")
+    def _version_matches_fields(self) -> EnrichedNews:
+        if self.schema_version == 1 and any(e.sentiment is not None for e in self.entities):
+            raise ValueError("schema_version 1 has no entity sentiment; such a message is version 2")
+        return self

@@ -141,6 +141,7 @@ class Entity(Base):
     __table_args__ = (
         UniqueConstraint("enrichment_id", "start_char", "end_char", "label"),
         CheckConstraint("end_char >= start_char", name="span"),
+        CheckConstraint(f"sentiment IS NULL OR {one_of('sentiment', SENTIMENTS)}", name="entity_sentiment"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
@@ -151,6 +152,13 @@ class Entity(Base):
     end_char: Mapped[int] = mapped_column(Integer)
     confidence: Mapped[float] = mapped_column(Float)
     ticker: Mapped[str | None] = mapped_column(String(32), index=True)
+    sentiment: Mapped[str | None] = mapped_column(
+        String(16), comment="the entity's own sentiment; NULL where the model abstained (use the headline's)"
+    )
+    p_negative: Mapped[float | None] = mapped_column(Float)
+    p_neutral: Mapped[float | None] = mapped_column(Float)
+    p_positive: Mapped[float | None] = mapped_column(Float)
+    sentiment_score: Mapped[float | None] = mapped_column(Float, comment="P(positive) - P(negative)")
 
     enrichment: Mapped[Enrichment] = relationship(back_populates="entities")
 

@@ -190,4 +190,9 @@ def _entity_row(enrichment_id: int, m: EntityMention) -> dict[str, Any]:
         "end_char": m.end,
         "confidence": m.confidence,
         "ticker": m.ticker,
+        "sentiment": m.sentiment,
+        "p_negative": m.sentiment_probs.negative if m.sentiment_probs else None,
+        "p_neutral": m.sentiment_probs.neutral if m.sentiment_probs else None,
+        "p_positive": m.sentiment_probs.positive if m.sentiment_probs else None,
+        "sentiment_score": m.sentiment_score,
     }

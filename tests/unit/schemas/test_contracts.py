@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -84,7 +85,19 @@ def enriched() -> EnrichedNews:
         sentiment="negative",
         sentiment_probs=SentimentProbs(negative=0.7, neutral=0.2, positive=0.1),
         sentiment_score=-0.6,
-        entities=(EntityMention(text="Fed", label="ORG", start=0, end=3, confidence=0.99),),
+        entities=(
+            EntityMention(
+                text="Fed",
+                label="ORG",
+                start=0,
+                end=3,
+                confidence=0.99,
+                sentiment="positive",
+                sentiment_probs=SentimentProbs(negative=0.1, neutral=0.2, positive=0.7),
+                sentiment_score=0.6,
+            ),
+            EntityMention(text="ECB", label="ORG", start=8, end=11, confidence=0.9),
+        ),
     )
 
 
@@ -148,3 +161,23 @@ def test_dead_letter_of_a_huge_payload_keeps_its_head_and_says_how_big_it_was() 
     letter = DeadLetter.of(payload, stage="decode", reason="too big", error_type="E", source="news.raw")
     assert letter.payload == payload[:MAX_PAYLOAD_BYTES] and letter.payload_size == len(payload)
     assert len(encode(letter)) < 8 * 1024 * 1024  # under the producer's record limit
+
+
+def test_version_1_enriched_messages_are_still_read() -> None:
+    """A message written before entity sentiment (schema 1) decodes; its entities have none."""
+    v2 = json.loads(encode(enriched()))
+    v1 = {**v2, "schema_version": 1, "entities": [
+        {k: v for k, v in e.items() if not k.startswith("sentiment")} for e in v2["entities"]
+    ]}
+    message = decode(json.dumps(v1).encode(), EnrichedNews)
+    assert isinstance(message, EnrichedNews)
+    assert message.schema_version == 1
+    assert [e.sentiment for e in message.entities] == [None, None]
+    assert EnrichedNews.model_fields["schema_version"].default == 2
+
+
+def test_version_1_cannot_carry_entity_sentiment() -> None:
+    v1 = {**json.loads(encode(enriched())), "schema_version": 1}
+    failure = decode(json.dumps(v1).encode(), EnrichedNews)
+    assert isinstance(failure, DecodeFailure)
+    assert "schema_version 1 has no entity sentiment" in failure.reason
