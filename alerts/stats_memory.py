@@ -1,7 +1,7 @@
 """`MemoryStats`: the history `StatsSource`, per-group prefix sums over enrichments loaded once.
 
 `load_rows` reads the enrichments of a model version and time range (with their distinct entity
-tickers); `MemoryStats(rows)` then answers `rule_stats(spec, version, now)` with the numbers the
+tickers and the article's sentiment towards each, `pipeline.db.mentions`); `MemoryStats(rows)` then answers `rule_stats(spec, version, now)` with the numbers the
 SQL source gives (two bisects per period and group), and `aggregate(...)` for one group, which
 is what the event-driven backtest asks for. Times are integer microseconds since the epoch, so
 range edges compare exactly as in SQL.
@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from alerts.stats import EPOCH, Aggregate, GroupKey, RuleStats, StatsSpec
+from pipeline.db.mentions import mention_rank, mention_sentiment
 from pipeline.db.models import Enrichment, Entity
 
 US: timedelta = timedelta(microseconds=1)
@@ -39,6 +40,12 @@ class ScoredRow:
     score: float
     tickers: tuple[str, ...] = ()
     model_version: str = ""
+    ticker_sentiment: tuple[tuple[bool, float], ...] = ()
+    """(negative, score) towards each of `tickers` (`pipeline.db.mentions`); empty: the article's."""
+
+    def towards(self, k: int) -> tuple[bool, float]:
+        """(negative, score) of the article towards `tickers[k]`."""
+        return self.ticker_sentiment[k] if self.ticker_sentiment else (self.negative, self.score)
 
 
 def load_rows(
@@ -55,27 +62,43 @@ def load_rows(
         .where(*where)
         .order_by(e.published_at, e.id)
     )
-    tickers_q = (
-        select(n.enrichment_id, n.ticker)
-        .join(Enrichment.__table__, e.id == n.enrichment_id)
+    enrichments, entities = Enrichment.__table__, Entity.__table__
+    sentiment, score = mention_sentiment(enrichments, entities)
+    ranked = (
+        select(
+            n.enrichment_id,
+            n.ticker,
+            sentiment.label("sentiment"),
+            score.label("score"),
+            mention_rank(enrichments, entities, (n.ticker,)).label("mention"),
+        )
+        .join(enrichments, e.id == n.enrichment_id)
         .where(*where, n.ticker.is_not(None))
-        .distinct()
+        .subquery("r")
+    )
+    tickers_q = select(ranked.c.enrichment_id, ranked.c.ticker, ranked.c.sentiment, ranked.c.score).where(
+        ranked.c.mention == 1
     )
     with engine.connect() as conn:
-        tickers: dict[int, set[str]] = {}
-        for enrichment_id, ticker in conn.execute(tickers_q):
-            tickers.setdefault(int(enrichment_id), set()).add(str(ticker))
-        return [
-            ScoredRow(
-                to_us(r.published_at),
-                str(r.topic),
-                r.sentiment == "negative",
-                float(r.sentiment_score),
-                tuple(sorted(tickers.get(int(r.id), ()))),
-                model_version,
+        tickers: dict[int, dict[str, tuple[bool, float]]] = {}
+        for enrichment_id, ticker, ticker_sentiment, ticker_score in conn.execute(tickers_q):
+            towards = (ticker_sentiment == "negative", float(ticker_score))
+            tickers.setdefault(int(enrichment_id), {})[str(ticker)] = towards
+        rows = []
+        for r in conn.execute(query):
+            named = sorted(tickers.get(int(r.id), {}).items())
+            rows.append(
+                ScoredRow(
+                    to_us(r.published_at),
+                    str(r.topic),
+                    r.sentiment == "negative",
+                    float(r.sentiment_score),
+                    tuple(t for t, _ in named),
+                    model_version,
+                    tuple(v for _, v in named),
+                )
             )
-            for r in conn.execute(query)
-        ]
+        return rows
 
 
 @dataclass
@@ -113,7 +136,8 @@ def periods_us(spec: StatsSpec, now: datetime) -> tuple[tuple[int, int], tuple[t
 
 
 class _Columns:
-    """The rows of one model version as numpy columns, and one (row, ticker) pair per mention."""
+    """The rows of one model version as numpy columns, and one (row, ticker, sentiment towards
+    it) entry per article and ticker."""
 
     def __init__(self, rows: Sequence[ScoredRow]) -> None:
         self.topics = sorted({r.topic for r in rows})
@@ -122,28 +146,33 @@ class _Columns:
         self.topic = np.fromiter((topic_ids[r.topic] for r in rows), dtype=np.int64, count=len(rows))
         self.negative = np.fromiter((r.negative for r in rows), dtype=np.int64, count=len(rows))
         self.score = np.fromiter((r.score for r in rows), dtype=np.float64, count=len(rows))
-        pairs = [(i, t) for i, r in enumerate(rows) for t in r.tickers]
-        self.tickers = sorted({t for _, t in pairs})
+        pairs = [(i, t, r.towards(k)) for i, r in enumerate(rows) for k, t in enumerate(r.tickers)]
+        self.tickers = sorted({t for _, t, _ in pairs})
         ticker_ids = {t: i for i, t in enumerate(self.tickers)}
-        self.mention_row = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
-        self.mention_ticker = np.fromiter((ticker_ids[t] for _, t in pairs), dtype=np.int64, count=len(pairs))
+        n = len(pairs)
+        self.mention_row = np.fromiter((i for i, _, _ in pairs), dtype=np.int64, count=n)
+        self.mention_ticker = np.fromiter((ticker_ids[t] for _, t, _ in pairs), dtype=np.int64, count=n)
+        self.mention_negative = np.fromiter((neg for _, _, (neg, _) in pairs), dtype=np.int64, count=n)
+        self.mention_score = np.fromiter((score for _, _, (_, score) in pairs), dtype=np.float64, count=n)
 
     def groups(self, spec: StatsSpec) -> dict[GroupKey, Series]:
         """Per group of `spec`, the prefix sums over its rows in time order (sorted by labels)."""
         covered = np.array([spec.covers(t) for t in self.topics], dtype=bool)
-        if spec.by_ticker:
-            rows = self.mention_row[covered[self.topic[self.mention_row]]] if len(self.mention_row) else self.mention_row
-            tickers = self.mention_ticker[covered[self.topic[self.mention_row]]] if len(self.mention_row) else rows
-            group = self.topic[rows] * max(len(self.tickers), 1) + tickers
+        if spec.by_ticker:  # one entry per (article, ticker), with the article's sentiment towards it
+            pick = np.flatnonzero(covered[self.topic[self.mention_row]]) if len(self.mention_row) else self.mention_row
+            rows = self.mention_row[pick]
+            group = self.topic[rows] * max(len(self.tickers), 1) + self.mention_ticker[pick]
+            negative, score = self.mention_negative[pick], self.mention_score[pick]
         else:
             rows = np.flatnonzero(covered[self.topic]) if len(self.topic) else self.topic
             group = self.topic[rows]
+            negative, score = self.negative[rows], self.score[rows]
         order = np.lexsort((rows, self.at[rows], group))  # by group, then time, then row
-        rows, group = rows[order], group[order]
+        rows, group, negative, score = rows[order], group[order], negative[order], score[order]
         bounds = np.flatnonzero(np.diff(group)) + 1
         out: dict[GroupKey, Series] = {}
-        for part_rows, part_group in zip(np.split(rows, bounds), np.split(group, bounds), strict=True):
-            if not len(part_rows):
+        for part, part_group in zip(np.split(np.arange(len(rows)), bounds), np.split(group, bounds), strict=True):
+            if not len(part):
                 continue
             g = int(part_group[0])
             if spec.by_ticker:
@@ -151,10 +180,10 @@ class _Columns:
                 labels: GroupKey = (("ticker", self.tickers[ticker]), ("topic", self.topics[topic]))
             else:
                 labels = (("topic", self.topics[g]),)
-            scores = self.score[part_rows]
+            scores = score[part]
             out[labels] = Series(
-                self.at[part_rows].tolist(),
-                [0, *np.cumsum(self.negative[part_rows]).tolist()],
+                self.at[rows[part]].tolist(),
+                [0, *np.cumsum(negative[part]).tolist()],
                 [0.0, *np.cumsum(scores).tolist()],
                 [0.0, *np.cumsum(scores * scores).tolist()],
             )

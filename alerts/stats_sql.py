@@ -4,7 +4,8 @@ Per spec, two grouped queries give, for every group (topic, or topic + ticker), 
 count, the negative count and the sum and sum of squares of `sentiment_score`: the window, every
 tick (a small index range on `ix_enrichments_window` / `ix_enrichments_model_version_published_at`),
 and the baseline, cached per (spec, model version, floored ranges), so a hit equals a fresh read.
-An article naming a ticker twice counts once in its (topic, ticker) group.
+In a (topic, ticker) group an article counts once, with its sentiment towards that ticker: the
+entity's own where the model gave one, else the headline's (`pipeline.db.mentions`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select
 
 from alerts.stats import Aggregate, GroupKey, RuleStats, StatsSpec
+from pipeline.db.mentions import mention_rank, mention_sentiment
 from pipeline.db.models import Enrichment, Entity
 
 Ranges = tuple[tuple[datetime, datetime], ...]
@@ -33,13 +35,20 @@ def aggregates(conn: Connection, spec: StatsSpec, model_version: str, ranges: Ra
     rows: Any
     if spec.by_ticker:
         en = Entity.__table__.alias("en")
-        rows = (
-            select(e.c.id, e.c.topic, en.c.ticker, e.c.sentiment, e.c.sentiment_score)
+        sentiment, score = mention_sentiment(e, en)
+        ranked = (
+            select(
+                e.c.topic,
+                en.c.ticker,
+                sentiment.label("sentiment"),
+                score.label("sentiment_score"),
+                mention_rank(e, en, (en.c.ticker,)).label("mention"),
+            )
             .select_from(e.join(en, en.c.enrichment_id == e.c.id))
             .where(*conditions, en.c.ticker.is_not(None))
-            .distinct()
-            .subquery("x")
+            .subquery("r")
         )
+        rows = select(ranked).where(ranked.c.mention == 1).subquery("x")
         group_cols: list[Any] = [rows.c.topic, rows.c.ticker]
     else:
         rows = select(e.c.topic, e.c.sentiment, e.c.sentiment_score).where(*conditions).subquery("x")

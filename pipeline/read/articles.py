@@ -124,6 +124,8 @@ def entities_of(conn: Connection, enrichment_ids: Iterable[int]) -> dict[int, li
                 confidence=r["confidence"],
                 start_char=r["start_char"],
                 end_char=r["end_char"],
+                sentiment=r["sentiment"],
+                sentiment_score=r["sentiment_score"],
             )
         )
     return out

@@ -2,8 +2,8 @@
 baseline period before it, ranked by negative share (`by="negative"`) or volume (`by="volume"`).
 
 An entity is its ticker when linked to one, else its label and lower-cased text; an article naming
-it twice counts once. Its sentiment is `mention_sentiment`: today the article's (the headline's)
-sentiment and score.
+it twice counts once, with its sentiment towards it: the entity's own (the model's fourth output)
+from its first mention, else the headline's where the model abstained (`pipeline.db.mentions`).
 """
 
 from __future__ import annotations
@@ -11,24 +11,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, literal, select
+from sqlalchemy import Connection, and_, case, func, literal, select
 
+from pipeline.db.mentions import mention_rank, mention_sentiment
 from pipeline.db.models import Enrichment, Entity
 from pipeline.read.figures import change
 from pipeline.read.models import EntityFigures
 
 Ranking = Literal["negative", "volume"]
-
-
-def mention_sentiment(e: Table, en: Table) -> tuple[ColumnElement[str], ColumnElement[float]]:
-    """(sentiment, score) of one entity mention.
-
-    The article's for now. When entities carry their own sentiment (`entities.sentiment`,
-    `entities.sentiment_score`; None where the model abstained), switch to
-    `coalesce(en.c.sentiment, e.c.sentiment)` and `coalesce(en.c.sentiment_score, e.c.sentiment_score)`.
-    """
-    del en  # used once entities carry their own sentiment
-    return e.c.sentiment, e.c.sentiment_score
 
 
 def top_entities(
@@ -52,22 +42,22 @@ def top_entities(
     conditions = [e.c.model_version == model_version, e.c.published_at >= baseline_start, e.c.published_at < as_of]
     if tickers_only:
         conditions.append(en.c.ticker.is_not(None))
-    mentions = (
+    ranked = (
         select(
             key.label("key"),
-            e.c.id,
-            func.max(en.c.ticker).label("ticker"),
-            func.max(en.c.text).label("text"),
-            func.max(en.c.label).label("label"),
-            func.max(sentiment).label("sentiment"),
-            func.max(score).label("score"),
-            func.max(e.c.published_at).label("published_at"),
+            en.c.ticker,
+            en.c.text,
+            en.c.label,
+            sentiment.label("sentiment"),
+            score.label("score"),
+            e.c.published_at,
+            mention_rank(e, en, (key,)).label("mention"),
         )
         .select_from(e.join(en, en.c.enrichment_id == e.c.id))
         .where(*conditions)
-        .group_by(key, e.c.id)
-        .subquery("m")
+        .subquery("r")
     )
+    mentions = select(ranked).where(ranked.c.mention == 1).subquery("m")
     m = mentions.c
     in_window = m.published_at >= window_start
     in_baseline = m.published_at < window_start

@@ -18,6 +18,10 @@ class EntityOut(_Out):
     confidence: float
     start_char: int
     end_char: int
+    sentiment: str | None = Field(
+        default=None, description="the entity's own sentiment; null where the model abstained (read the article's)"
+    )
+    sentiment_score: float | None = Field(default=None, description="P(positive) - P(negative) towards the entity")
 
 
 class ArticleOut(_Out):

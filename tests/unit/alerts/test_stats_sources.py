@@ -46,3 +46,23 @@ def test_a_firing_group_is_found_by_both(sqlite_engine: Engine, tmp_path: Path) 
     assert sql_view == observed(MemoryStats(rows_of(burst + calm)), "m1", NOW0)
     active = {name for name, _, is_active, _, _ in sql_view[1] if is_active}  # type: ignore[misc]
     assert {"neg", "volume"} <= active
+
+
+def test_per_ticker_groups_count_each_entity_with_its_own_sentiment(sqlite_engine: Engine) -> None:
+    """"ACME beats while GLBX slides": a negative headline, ACME's own mention positive, GLBX's
+    abstained (so the headline's). The later mentions (here the opposite) do not count."""
+    from datetime import timedelta
+
+    from alerts.stats import StatsSpec
+    from tests.fixtures.alerts_property import NOW0, RULES, Item
+
+    item = Item(NOW0 - timedelta(minutes=5), "Earnings", True, -32, ("ACME", "GLBX"), "m1",
+                own=((False, 40), None, (True, -64), (False, 64)))
+    store_items(sqlite_engine, [item])
+    spec = StatsSpec.of(next(r for r in RULES.rules if r.name == "neg-ticker"))
+    window = SqlStats(sqlite_engine).rule_stats(spec, "m1", NOW0).window
+    acme = window[(("ticker", "ACME"), ("topic", "Earnings"))]
+    glbx = window[(("ticker", "GLBX"), ("topic", "Earnings"))]
+    assert (acme.count, acme.negative, acme.score_sum) == (1, 0, 40 / 64)
+    assert (glbx.count, glbx.negative, glbx.score_sum) == (1, 1, -32 / 64)
+    assert MemoryStats(rows_of([item])).rule_stats(spec, "m1", NOW0).window == window

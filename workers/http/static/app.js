@@ -111,7 +111,10 @@
       const text = e.ticker || e.text;
       if (seen.has(text)) continue;
       seen.add(text);
-      chips.push(el("span", { class: e.ticker ? "chip ticker" : "chip", title: e.label, text }));
+      // the entity's own sentiment, when the model gave one: a coloured edge and the tooltip say it
+      const mood = e.sentiment ? ` ${e.sentiment}` : "";
+      const title = e.sentiment ? `${e.label}: ${e.sentiment} (${e.sentiment_score.toFixed(2)})` : e.label;
+      chips.push(el("span", { class: (e.ticker ? "chip ticker" : "chip") + mood, title, text }));
     }
     return chips;
   }

@@ -1,0 +1,30 @@
+"""One article's sentiment towards one entity: what per-ticker rules and leaderboards count.
+
+Each entity mention carries its own sentiment (the model's fourth output, `entities.sentiment`)
+or none where the model abstained; the mention's sentiment is then the article's (the
+headline's). An article naming the same entity several times counts once for it, with the
+sentiment of its **first** mention in the text (lowest `start_char`; headline mentions come
+first). Both SQL (`SqlStats`, `top_entities`) and the in-memory backtest rows (`load_rows`)
+use these expressions, so they agree by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Table, func
+
+
+def mention_sentiment(e: Table, en: Table) -> tuple[ColumnElement[str], ColumnElement[float]]:
+    """(sentiment, score) of one mention: the entity's own, else the article's (`e`: enrichments)."""
+    return (
+        func.coalesce(en.c.sentiment, e.c.sentiment),
+        func.coalesce(en.c.sentiment_score, e.c.sentiment_score),
+    )
+
+
+def mention_rank(e: Table, en: Table, key: Sequence[ColumnElement[object]]) -> ColumnElement[int]:
+    """1 for the first mention of `key` (e.g. the ticker) in its article, 2 for the next, ..."""
+    return func.row_number().over(
+        partition_by=(e.c.id, *key), order_by=(en.c.start_char, en.c.end_char, en.c.label, en.c.id)
+    )
