@@ -1,4 +1,4 @@
-"""The three heads on top of the shared encoder's hidden states."""
+"""The heads on top of the shared encoder's hidden states: topic, sentiment, NER and entity sentiment."""
 
 from __future__ import annotations
 
@@ -42,3 +42,40 @@ class TokenHead(nn.Module):
         feats = torch.cat([hidden, self.casing(casing_ids).to(hidden.dtype)], dim=-1)
         x = nn.functional.gelu(self.dense(self.dropout(feats)))
         return self.out(self.dropout(x))
+
+
+def span_pool(hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+    """Mean of `hidden[b, start:end]` for each row `(b, start, end)` of `spans` [N, 3] -> [N, H]."""
+    if spans.numel() == 0:
+        return hidden.new_zeros((0, hidden.shape[-1]))
+    positions = torch.arange(hidden.shape[1], device=hidden.device)
+    b, start, end = spans[:, 0], spans[:, 1:2], spans[:, 2:3]
+    weights = ((positions >= start) & (positions < end)).to(hidden.dtype)  # [N, seq]
+    summed = torch.einsum("ns,nsh->nh", weights, hidden[b])
+    return summed / weights.sum(1, keepdim=True).clamp(min=1.0)
+
+
+class EntityHead(nn.Module):
+    """Targeted sentiment of a token span: [span, sentence, span * sentence] -> MLP -> class logits.
+    Works on pooled vectors, so training can cache them once from a frozen encoder (`features`)."""
+
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(3 * hidden_size, hidden_size)
+        self.out = nn.Linear(hidden_size, num_labels)
+
+    def pooled(
+        self, hidden: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(span vectors [N, H], their sentence vectors [N, H]) for `spans` rows `(batch, start, end)`."""
+        return span_pool(hidden, spans), mean_pool(hidden, mask)[spans[:, 0]]
+
+    def classify(self, span: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
+        """Logits [N, num_labels] from pooled span and sentence vectors."""
+        x = torch.cat([span, sentence, span * sentence], dim=-1)
+        x = nn.functional.gelu(self.dense(self.dropout(x)))
+        return self.out(self.dropout(x))
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+        return self.classify(*self.pooled(hidden, mask, spans))
