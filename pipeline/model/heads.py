@@ -55,6 +55,14 @@ def span_pool(hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
     return summed / weights.sum(1, keepdim=True).clamp(min=1.0)
 
 
+def entity_inputs(
+    hidden: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(span vectors [N, H], their sentences' mean-pooled vectors [N, H]) for `spans` rows
+    `(batch index, first token, end token)`: all the entity head reads."""
+    return span_pool(hidden, spans), mean_pool(hidden, mask)[spans[:, 0]]
+
+
 class EntityHead(nn.Module):
     """Targeted sentiment of a token span: [span, sentence, span * sentence] -> MLP -> class logits.
     Works on pooled vectors, so training can cache them once from a frozen encoder (`features`)."""
@@ -78,4 +86,4 @@ class EntityHead(nn.Module):
         return self.out(self.dropout(x))
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
-        return self.classify(*self.pooled(hidden, mask, spans))
+        return self.classify(*entity_inputs(hidden, mask, spans))
