@@ -56,3 +56,25 @@ def test_evaluate_prints_json_metrics(tmp_path, tiny_lora_model, tiny_lora_spec,
         assert 0.0 <= metrics[key] <= 1.0
         if task != "ner":
             assert "macro_f1" in metrics and "ece" in metrics
+
+
+def test_building_the_cli_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, workers.cli; workers.cli.build_parser(); "
+        "print(sorted(m for m in ('torch', 'transformers', 'pipeline.model') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_cli_checkpoint_path_is_the_shipped_one() -> None:
+    assert commands.DEFAULT_CHECKPOINT == DEFAULT_DIR
+
+
+def test_entity_stage_flags() -> None:
+    args = parser().parse_args(["train", "--stage", "entity-head", "--init-from", "x", "--threads", "1"])
+    assert args.stage == "entity-head" and args.init_from.name == "x" and args.threads == 1
+    assert args.seed is None  # filled from the config in the handler
