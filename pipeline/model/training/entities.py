@@ -160,3 +160,10 @@ def dev_file(data_dir: Path, out: Path, seed: int = 13) -> int:
     split = entity_split(data_dir, seed)
     write_sentfin_csv(split.dev, out)
     return len(split.dev)
+
+
+def check_subset(dev: Sequence[EntityExample], headlines: int = 150, seed: int = 13) -> list[EntityExample]:
+    """A fixed sample of whole dev headlines (the CI subset under `tests/data/`)."""
+    titles = sorted({e.text for e in dev})
+    keep = set(random.Random(seed).sample(titles, min(headlines, len(titles))))
+    return [e for e in dev if e.text in keep]
