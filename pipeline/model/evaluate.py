@@ -67,14 +67,18 @@ def evaluate_tagged(
 
 
 @torch.inference_mode()
-def head_probs(head: EntityHead, found: EntityPass) -> np.ndarray:
-    """Entity-head probabilities [N, S] from pooled inputs; uniform where the span was truncated away."""
+def head_probs(head: EntityHead, found: EntityPass, batch_size: int = 256) -> np.ndarray:
+    """Entity-head probabilities [N, S] over the pass's states; uniform where the span was truncated away."""
     head.eval()
     p = next(head.parameters())
-    logits = head.classify(found.span.to(p.device, p.dtype), found.sentence.to(p.device, p.dtype))
-    probs = torch.softmax(logits.float(), -1).cpu().numpy()
-    probs[~found.covered] = 1.0 / probs.shape[1]
-    return probs
+    out = np.full((len(found.covered), head.out.out_features), 1.0 / head.out.out_features, dtype=np.float32)
+    idx = np.flatnonzero(found.covered)
+    for b in range(0, len(idx), batch_size):
+        chunk = idx[b : b + batch_size].tolist()
+        hidden, mask, spans = found.batch(chunk)
+        logits = head(hidden.to(p.device, p.dtype), mask.to(p.device), spans.to(p.device))
+        out[chunk] = torch.softmax(logits.float(), -1).cpu().numpy()
+    return out
 
 
 def entity_metrics(

@@ -55,35 +55,41 @@ def span_pool(hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
     return summed / weights.sum(1, keepdim=True).clamp(min=1.0)
 
 
-def entity_inputs(
-    hidden: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(span vectors [N, H], their sentences' mean-pooled vectors [N, H]) for `spans` rows
-    `(batch index, first token, end token)`: all the entity head reads."""
-    return span_pool(hidden, spans), mean_pool(hidden, mask)[spans[:, 0]]
+def span_distance(seq_len: int, spans: torch.Tensor) -> torch.Tensor:
+    """[N, seq] signed token distance to each span: negative before it, 0 inside, positive after."""
+    positions = torch.arange(seq_len, device=spans.device).unsqueeze(0)
+    start, end = spans[:, 1:2], spans[:, 2:3]
+    return torch.where(positions < start, positions - start, torch.clamp(positions - end + 1, min=0))
 
 
 class EntityHead(nn.Module):
-    """Targeted sentiment of a token span: [span, sentence, span * sentence] -> MLP -> class logits.
-    Works on pooled vectors, so training can cache them once from a frozen encoder (`features`)."""
+    """Targeted sentiment of a token span, from the encoder states of its text. The span's mean state
+    queries the sentence (attention with a learned bias per clipped token distance to the span, so
+    "AMD slumps" weighs the verb next to AMD), and [span, context, sentence mean] -> MLP -> logits."""
 
-    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1) -> None:
+    def __init__(
+        self, hidden_size: int, num_labels: int, dropout: float = 0.1, max_distance: int = 8
+    ) -> None:
         super().__init__()
+        self.max_distance = max_distance
+        self.query = nn.Linear(hidden_size, hidden_size)
+        self.key = nn.Linear(hidden_size, hidden_size)
+        self.distance_bias = nn.Embedding(2 * max_distance + 1, 1)
+        nn.init.zeros_(self.distance_bias.weight)
         self.dropout = nn.Dropout(dropout)
         self.dense = nn.Linear(3 * hidden_size, hidden_size)
         self.out = nn.Linear(hidden_size, num_labels)
 
-    def pooled(
-        self, hidden: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(span vectors [N, H], their sentence vectors [N, H]) for `spans` rows `(batch, start, end)`."""
-        return span_pool(hidden, spans), mean_pool(hidden, mask)[spans[:, 0]]
-
-    def classify(self, span: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
-        """Logits [N, num_labels] from pooled span and sentence vectors."""
-        x = torch.cat([span, sentence, span * sentence], dim=-1)
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+        """Logits [N, num_labels] for `spans` rows `(batch index, first token, end token)`."""
+        states, valid = hidden[spans[:, 0]], mask[spans[:, 0]].bool()  # [N, seq, H], [N, seq]
+        span = span_pool(hidden, spans)
+        sentence = mean_pool(states, valid)
+        dist = span_distance(hidden.shape[1], spans).clamp(-self.max_distance, self.max_distance)
+        scores = torch.einsum("nh,nsh->ns", self.query(span), self.key(states)) / states.shape[-1] ** 0.5
+        scores = scores + self.distance_bias(dist + self.max_distance).squeeze(-1).to(scores.dtype)
+        weights = torch.softmax(scores.masked_fill(~valid, torch.finfo(scores.dtype).min), dim=-1)
+        context = torch.einsum("ns,nsh->nh", weights, states)
+        x = torch.cat([span, context, sentence], dim=-1)
         x = nn.functional.gelu(self.dense(self.dropout(x)))
         return self.out(self.dropout(x))
-
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
-        return self.classify(*entity_inputs(hidden, mask, spans))

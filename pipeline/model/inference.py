@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from pipeline.model.heads import entity_inputs
 from pipeline.model.network import NewsModel
 from pipeline.model.predictor import token_span
 from pipeline.model.tokens import collate, tokenize
@@ -55,13 +54,29 @@ def word_tags(feat: Feature, token_probs: np.ndarray, tags: Sequence[str], num_w
 
 @dataclass(frozen=True)
 class EntityPass:
-    """Per entity example: the entity head's inputs (`span`, `sentence` [N, H], float32 CPU), the
-    headline sentiment probabilities of its text [N, S], and whether its span survived truncation."""
+    """Gold entity spans over encoder states computed once per distinct text: `states[i]` [len, H]
+    (CPU) of text i; per example its text (`text_of`), token span (`spans`, [N, 2], -1 where the
+    span was truncated away: `covered` False) and its headline's sentiment probabilities [N, S]."""
 
-    span: torch.Tensor
-    sentence: torch.Tensor
+    states: list[torch.Tensor]
+    text_of: np.ndarray
+    spans: np.ndarray
     headline: np.ndarray
     covered: np.ndarray
+
+    def batch(self, examples: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(hidden [B, L, H], mask [B, L], spans [n, 3]) of covered `examples`, their texts padded."""
+        texts = list(dict.fromkeys(int(self.text_of[k]) for k in examples))
+        pos = {t: i for i, t in enumerate(texts)}
+        width = max(self.states[t].shape[0] for t in texts)
+        hidden = torch.zeros((len(texts), width, self.states[texts[0]].shape[1]))
+        mask = torch.zeros((len(texts), width), dtype=torch.long)
+        for i, t in enumerate(texts):
+            n = self.states[t].shape[0]
+            hidden[i, :n] = self.states[t].float()
+            mask[i, :n] = 1
+        rows = [(pos[int(self.text_of[k])], int(self.spans[k, 0]), int(self.spans[k, 1])) for k in examples]
+        return hidden, mask, torch.tensor(rows, dtype=torch.long).reshape(-1, 3)
 
 
 @torch.inference_mode()
@@ -71,39 +86,27 @@ def entity_pass(
     examples: Sequence[EntityExample],
     max_length: int,
     batch_size: int = 64,
+    dtype: torch.dtype = torch.float16,
 ) -> EntityPass:
-    """One encoder pass per distinct text; every example's gold span pooled from those states."""
+    """One encoder pass per distinct text; its states are kept (in `dtype`) with every example's span."""
     model.eval()
     device = next(model.parameters()).device
     texts = list(dict.fromkeys(e.text for e in examples))
     index = {t: i for i, t in enumerate(texts)}
     toks = tokenize(tokenizer, texts, max_length)
-    spans = [token_span(toks[index[e.text]].offsets, e.start, e.end) for e in examples]
-    of_text: dict[int, list[int]] = {}
-    for k, e in enumerate(examples):
-        of_text.setdefault(index[e.text], []).append(k)
-    hidden_size = int(model.encoder.config.hidden_size)
-    span_out = torch.zeros((len(examples), hidden_size))
-    sent_out = torch.zeros((len(examples), hidden_size))
-    headline = np.zeros((len(examples), len(model.labels.sentiment)), dtype=np.float32)
+    found = [token_span(toks[index[e.text]].offsets, e.start, e.end) for e in examples]
+    states: list[torch.Tensor] = [torch.empty(0)] * len(texts)
+    text_probs = np.zeros((len(texts), len(model.labels.sentiment)), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(toks[i].input_ids))
     pad_id = int(tokenizer.pad_token_id or 0)
     for b in range(0, len(order), batch_size):
         idx = order[b : b + batch_size]
         enc = collate([toks[i] for i in idx], pad_id).to(device)
         out = model(enc.input_ids, enc.attention_mask, enc.casing_ids)
-        probs = torch.softmax(out.sentiment_logits.float(), -1).cpu().numpy()
-        rows: list[tuple[int, int, int, int]] = []
+        text_probs[idx] = torch.softmax(out.sentiment_logits.float(), -1).cpu().numpy()
         for pos, i in enumerate(idx):
-            for k in of_text[i]:
-                headline[k] = probs[pos]
-                span = spans[k]
-                if span is not None:
-                    rows.append((k, pos, *span))
-        if rows:
-            t = torch.tensor([r[1:] for r in rows], dtype=torch.long, device=device)
-            sp, se = entity_inputs(out.hidden, enc.attention_mask, t)
-            ks = torch.tensor([r[0] for r in rows])
-            span_out[ks] = sp.float().cpu()
-            sent_out[ks] = se.float().cpu()
-    return EntityPass(span_out, sent_out, headline, np.array([s is not None for s in spans], dtype=bool))
+            states[i] = out.hidden[pos, : len(toks[i].input_ids)].to("cpu", dtype).clone()
+    text_of = np.array([index[e.text] for e in examples], dtype=np.int64)
+    spans = np.array([s if s is not None else (-1, -1) for s in found], dtype=np.int64).reshape(-1, 2)
+    covered = np.array([s is not None for s in found], dtype=bool)
+    return EntityPass(states, text_of, spans, text_probs[text_of], covered)

@@ -2,7 +2,7 @@
 
 The encoder and the three other heads stay exactly as they are (their tensors are copied
 bit-for-bit, so their model-card figures stay valid). The encoder runs once over every training
-text; the head then trains on the cached pooled vectors (`inference.entity_pass`) in minutes on a
+text; the head then trains on the cached states (`inference.entity_pass`) in minutes on a
 CPU. The abstain threshold is chosen on the SEntFiN dev split (`entities.entity_split`) and stored
 in the checkpoint's spec; the card gains the entity figures, a check subset's figures (re-computed
 by the shipped-model test) and the throughput cost of the fourth output.
@@ -92,28 +92,27 @@ def fit_head(
     dev_gold: np.ndarray,
     deadline: float,
 ) -> tuple[EntityHead, list[dict[str, float]]]:
-    """AdamW on cached pooled vectors, linear decay; keeps the epoch with the best dev macro-F1."""
+    """AdamW on the cached encoder states, linear decay; keeps the epoch with the best dev macro-F1."""
     torch.manual_seed(cfg.seed)
-    hidden = train.span.shape[1]
+    hidden = train.states[0].shape[1]
     num_labels = dev.headline.shape[1]
     head = EntityHead(hidden, num_labels, dropout=cfg.dropout)
-    keep = torch.from_numpy(train.covered)
-    span, sent, gold = train.span[keep], train.sentence[keep], torch.from_numpy(train_gold)[keep]
-    weights = class_weights(gold.tolist(), num_labels, cfg.class_weight_power)
+    usable = np.flatnonzero(train.covered)
+    gold = torch.from_numpy(train_gold)
+    weights = class_weights(gold[usable].tolist(), num_labels, cfg.class_weight_power)
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=cfg.label_smoothing)
     optim = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = (len(gold) + cfg.batch_size - 1) // cfg.batch_size
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: max(0.0, 1 - s / (cfg.epochs * steps_per_epoch))
-    )
-    gen = torch.Generator().manual_seed(cfg.seed)
+    steps_per_epoch = (len(usable) + cfg.batch_size - 1) // cfg.batch_size
+    total = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: max(0.0, 1 - s / total))
+    rng = np.random.default_rng(cfg.seed)
     best, best_state, history = -1.0, {k: v.clone() for k, v in head.state_dict().items()}, []
     for epoch in range(1, cfg.epochs + 1):
         head.train()
-        perm = torch.randperm(len(gold), generator=gen)
+        perm = rng.permutation(usable)
         for b in range(0, len(perm), cfg.batch_size):
-            idx = perm[b : b + cfg.batch_size]
-            loss = loss_fn(head.classify(span[idx], sent[idx]), gold[idx])
+            idx = perm[b : b + cfg.batch_size].tolist()
+            loss = loss_fn(head(*train.batch(idx)), gold[idx])
             loss.backward()
             optim.step()
             sched.step()
@@ -162,17 +161,17 @@ def train_entity_head(cfg: EntityHeadConfig) -> dict[str, Any]:
     log.info("entity split %s", split.stats)
     max_length = loaded.spec.max_length
     if cfg.cache is not None and cfg.cache.is_file():
-        train, dev = (EntityPass(**d) for d in torch.load(cfg.cache, weights_only=False))
+        train, dev = torch.load(cfg.cache, weights_only=False)
     else:
         train = entity_pass(model, loaded.tokenizer, split.train, max_length)
         dev = entity_pass(model, loaded.tokenizer, split.dev, max_length)
         if cfg.cache is not None:
-            torch.save([vars(train), vars(dev)], cfg.cache)
+            torch.save((train, dev), cfg.cache)
     cache_minutes = (time.monotonic() - t_start) / 60
     train_gold = np.array([index[e.label] for e in split.train])
     dev_gold = np.array([index[e.label] for e in split.dev])
     head, history = fit_head(cfg, train, train_gold, dev, dev_gold, deadline)
-    head16 = EntityHead(train.span.shape[1], len(index)).eval()
+    head16 = EntityHead(train.states[0].shape[1], len(index)).eval()
     head16.load_state_dict({k: v.half().float() for k, v in head.state_dict().items()})  # as stored
     threshold = round(
         choose_threshold(head_probs(head16, dev), dev_gold, cfg.target_accuracy, cfg.min_coverage), 4

@@ -58,6 +58,27 @@ def test_evaluate_prints_json_metrics(tmp_path, tiny_lora_model, tiny_lora_spec,
             assert "macro_f1" in metrics and "ece" in metrics
 
 
+def test_evaluate_entity_sentiment_against_the_headline_baseline(
+    tmp_path, tiny_lora_model, tiny_lora_spec, capsys
+) -> None:
+    ckpt = tmp_path / "ckpt"
+    save_checkpoint(tiny_lora_model, tiny_lora_spec, ckpt, dtype=torch.float32)
+    path = tmp_path / "sentfin.csv"
+    path.write_text(
+        "S No.,Title,Decisions,Words\n"
+        "1,apple shares slide as microsoft stock buy,\"{'apple': 'negative', 'microsoft': 'positive'}\",7\n"
+        "2,fed signals rate cut,\"{'fed': 'neutral', 'ecb': 'neutral'}\",4\n"
+    )
+    args = parser().parse_args(
+        ["evaluate", "--task", "entity_sentiment", "--file", str(path), "--model", str(ckpt)]
+    )
+    assert args.handler(args, Settings()) == 0
+    metrics = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert metrics["n"] == 3 and metrics["not_found"] == 1 and metrics["coverage"] == 1.0
+    for key in ("accuracy", "macro_f1", "ece", "accuracy_covered", "baseline_accuracy", "baseline_macro_f1"):
+        assert 0.0 <= metrics[key] <= 1.0
+
+
 def test_building_the_cli_does_not_import_torch() -> None:
     import subprocess
     import sys

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from pipeline.model.checkpoint import LoadedModel, load_model, save_checkpoint
-from pipeline.model.heads import EntityHead, entity_inputs, span_pool
+from pipeline.model.heads import EntityHead, span_distance, span_pool
 from pipeline.model.predictor import Predictor, abstain, token_span
 from pipeline.model.tickers import Gazetteer
 from pipeline.model.training.entities import (
@@ -34,16 +34,18 @@ def test_span_pool_is_the_mean_over_the_span_tokens() -> None:
     assert span_pool(hidden, torch.zeros((0, 3), dtype=torch.long)).shape == (0, 2)
 
 
-def test_entity_inputs_pair_each_span_with_its_own_sentence() -> None:
-    hidden = torch.randn(2, 5, 3)
+def test_span_distance_and_head_shapes() -> None:
+    spans = torch.tensor([[0, 2, 4]])
+    assert span_distance(6, spans).tolist() == [[-2, -1, 0, 0, 1, 2]]
+    hidden = torch.randn(2, 5, 8)
     mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
-    span, sentence = entity_inputs(hidden, mask, torch.tensor([[1, 0, 2], [0, 1, 2]]))
-    assert torch.allclose(sentence[0], hidden[1].mean(0)) and torch.allclose(
-        sentence[1], hidden[0, :3].mean(0)
-    )
-    head = EntityHead(3, 3).eval()
-    assert head(hidden, mask, torch.tensor([[1, 0, 2]])).shape == (1, 3)
-    assert torch.allclose(span[1], hidden[0, 1])
+    head = EntityHead(8, 3).eval()
+    out = head(hidden, mask, torch.tensor([[1, 0, 2], [0, 1, 2]]))
+    assert out.shape == (2, 3)
+    # padding never matters: the same text padded wider gives the same logits
+    wide = torch.cat([hidden, torch.randn(2, 3, 8)], dim=1)
+    wide_mask = torch.cat([mask, torch.zeros(2, 3, dtype=torch.long)], dim=1)
+    assert torch.allclose(head(wide, wide_mask, torch.tensor([[0, 1, 2]])), out[1:], atol=1e-5)
 
 
 def test_token_span_maps_chars_to_content_tokens() -> None:
