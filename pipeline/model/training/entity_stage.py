@@ -52,6 +52,7 @@ class EntityHeadConfig:
     dropout: float = 0.1
     label_smoothing: float = 0.05
     class_weight_power: float = 0.5
+    mixed_repeat: int = 3  # examples from texts whose entities disagree, seen this many times per epoch
     target_accuracy: float = 0.9  # abstain rule: lowest threshold reaching this covered dev accuracy...
     min_coverage: float = 0.8  # ...without abstaining on more than 1 - min_coverage of dev entities
     threads: int = 1
@@ -98,6 +99,13 @@ def fit_head(
     num_labels = dev.headline.shape[1]
     head = EntityHead(hidden, num_labels, dropout=cfg.dropout)
     usable = np.flatnonzero(train.covered)
+    labels_of: dict[int, set[int]] = {}
+    for k in usable:
+        labels_of.setdefault(int(train.text_of[k]), set()).add(int(train_gold[k]))
+    mixed = [k for k in usable if len(labels_of[int(train.text_of[k])]) > 1]
+    usable = np.concatenate(
+        [usable, np.repeat(np.array(mixed, dtype=np.int64), max(0, cfg.mixed_repeat - 1))]
+    )
     gold = torch.from_numpy(train_gold)
     weights = class_weights(gold[usable].tolist(), num_labels, cfg.class_weight_power)
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=cfg.label_smoothing)
