@@ -45,14 +45,14 @@ class EntityHeadConfig:
     out_dir: Path
     seed: int = 13
     max_minutes: float = 20.0
-    epochs: int = 40
+    epochs: int = 6
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.01
-    dropout: float = 0.1
+    dropout: float = 0.2
     label_smoothing: float = 0.05
     class_weight_power: float = 0.5
-    mixed_repeat: int = 3  # examples from texts whose entities disagree, seen this many times per epoch
+    mixed_repeat: int = 8  # examples from texts whose entities disagree, seen this many times per epoch
     target_accuracy: float = 0.9  # abstain rule: lowest threshold reaching this covered dev accuracy...
     min_coverage: float = 0.8  # ...without abstaining on more than 1 - min_coverage of dev entities
     threads: int = 1
