@@ -18,7 +18,7 @@ from tests.fixtures.services import in_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
-DEMO_TWO_COMPANIES = "DEMO_TWO_COMPANIES_PLACEHOLDER"
+DEMO_TWO_COMPANIES = "Nvidia rallies as AMD slumps"
 N = 300
 
 

@@ -5,6 +5,7 @@ Each (text, entity, label) becomes an `EntityExample` once the entity string is 
 The dev split holds out whole SEntFiN headlines (no headline on both sides), drawn only from
 headlines the shipped three-head model did not train on (its sentiment split, `build_corpus` with
 the same seed), so neither the entity head nor the headline baseline has seen a dev headline.
+Regenerate the full dev file: `python -m pipeline.model.training.entities /tmp/sentfin_entity_dev.csv`.
 """
 
 from __future__ import annotations
@@ -167,3 +168,10 @@ def check_subset(dev: Sequence[EntityExample], headlines: int = 150, seed: int =
     titles = sorted({e.text for e in dev})
     keep = set(random.Random(seed).sample(titles, min(headlines, len(titles))))
     return [e for e in dev if e.text in keep]
+
+
+if __name__ == "__main__":  # python -m pipeline.model.training.entities OUT.csv [DATA_DIR]
+    import sys
+
+    data = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parents[4] / "shared" / "data"
+    print(f"{dev_file(data, Path(sys.argv[1]))} entities written to {sys.argv[1]}")
