@@ -86,7 +86,10 @@ class EntityHead(nn.Module):
         span = span_pool(hidden, spans)
         sentence = mean_pool(states, valid)
         dist = span_distance(hidden.shape[1], spans).clamp(-self.max_distance, self.max_distance)
-        scores = torch.einsum("nh,nsh->ns", self.query(span), self.key(states)) / states.shape[-1] ** 0.5
+        # q . (W_k h + b_k) = (W_k^T q) . h + const: one [N, H] product instead of keying every token
+        # of every span's text; the constant q . b_k cancels in the softmax
+        query = self.query(span) @ self.key.weight.to(span.dtype)
+        scores = torch.einsum("nh,nsh->ns", query, states) / states.shape[-1] ** 0.5
         scores = scores + self.distance_bias(dist + self.max_distance).squeeze(-1).to(scores.dtype)
         weights = torch.softmax(scores.masked_fill(~valid, torch.finfo(scores.dtype).min), dim=-1)
         context = torch.einsum("ns,nsh->nh", weights, states)
