@@ -55,6 +55,13 @@ def span_pool(hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
     return summed / weights.sum(1, keepdim=True).clamp(min=1.0)
 
 
+def linear_weight(layer: nn.Module) -> torch.Tensor:
+    """The [out, in] weight of a linear layer, float even when int8 dynamic quantization swapped it
+    (whose `weight` is then a method returning a quantized tensor)."""
+    weight = layer.weight
+    return weight().dequantize() if callable(weight) else weight
+
+
 def span_distance(seq_len: int, spans: torch.Tensor) -> torch.Tensor:
     """[N, seq] signed token distance to each span: negative before it, 0 inside, positive after."""
     positions = torch.arange(seq_len, device=spans.device).unsqueeze(0)
@@ -88,7 +95,7 @@ class EntityHead(nn.Module):
         dist = span_distance(hidden.shape[1], spans).clamp(-self.max_distance, self.max_distance)
         # q . (W_k h + b_k) = (W_k^T q) . h + const: one [N, H] product instead of keying every token
         # of every span's text; the constant q . b_k cancels in the softmax
-        query = self.query(span) @ self.key.weight.to(span.dtype)
+        query = self.query(span) @ linear_weight(self.key).to(span.dtype)
         scores = torch.einsum("nh,nsh->ns", query, states) / states.shape[-1] ** 0.5
         scores = scores + self.distance_bias(dist + self.max_distance).squeeze(-1).to(scores.dtype)
         weights = torch.softmax(scores.masked_fill(~valid, torch.finfo(scores.dtype).min), dim=-1)
