@@ -108,29 +108,22 @@ def shipped_sentiment_train(data_dir: Path, seed: int = 13, dev_fraction: float 
     return {strip_links(e.text) for e in train}
 
 
-def dedup_entities(examples: Sequence[EntityExample]) -> tuple[list[EntityExample], int]:
-    """One example per (link-stripped text, span): SEntFiN repeats some titles. A repeated pair with
-    conflicting labels is dropped entirely; returns the kept examples and the number dropped so."""
-    groups: dict[tuple[str, int, int], list[EntityExample]] = {}
-    for e in examples:
-        groups.setdefault((strip_links(e.text), e.start, e.end), []).append(e)
-    kept = [g[0] for g in groups.values() if len({e.label for e in g}) == 1]
-    return kept, sum(1 for g in groups.values() if len({e.label for e in g}) > 1)
-
-
 def entity_split(data_dir: Path, seed: int = 13, dev_share: float = 0.5) -> EntitySplit:
     """Train on every source; dev = `dev_share` of the SEntFiN headlines outside the shipped
     model's sentiment train split, whole headlines only (fixed `seed`, so regenerable)."""
     sentfin = load_sentfin_entities(data_dir / SENTFIN_FILE)
     semeval = load_semeval_entities(data_dir / SEMEVAL_FILE)
     fiqa = load_fiqa_entities(data_dir / FIQA_FILE)
-    unique, conflicting = dedup_entities([*sentfin.examples, *semeval.examples, *fiqa.examples])
     seen = shipped_sentiment_train(data_dir, seed)
-    pool = sorted({strip_links(e.text) for e in unique if e.source == "sentfin"} - seen)
+    pool = sorted({strip_links(e.text) for e in sentfin.examples} - seen)
     random.Random(seed).shuffle(pool)
     dev_titles = set(pool[: round(len(pool) * dev_share)])
-    dev = [e for e in unique if e.source == "sentfin" and strip_links(e.text) in dev_titles]
-    train = [e for e in unique if strip_links(e.text) not in dev_titles]
+    dev = [e for e in sentfin.examples if strip_links(e.text) in dev_titles]
+    train = [
+        e
+        for e in (*sentfin.examples, *semeval.examples, *fiqa.examples)
+        if strip_links(e.text) not in dev_titles
+    ]
     stats: dict[str, object] = {
         "train": len(train),
         "dev": len(dev),
@@ -138,11 +131,6 @@ def entity_split(data_dir: Path, seed: int = 13, dev_share: float = 0.5) -> Enti
         "by_source": {
             s: sum(e.source == s for e in train) for s in ("sentfin", "semeval2017_task5", "fiqa_task1")
         },
-        "duplicates_dropped": len(sentfin.examples)
-        + len(semeval.examples)
-        + len(fiqa.examples)
-        - len(unique),
-        "conflicting_dropped": conflicting,
         "not_found": {
             "sentfin": sentfin.not_found,
             "semeval2017_task5": semeval.not_found,
@@ -155,15 +143,20 @@ def entity_split(data_dir: Path, seed: int = 13, dev_share: float = 0.5) -> Enti
 
 def write_sentfin_csv(examples: Sequence[EntityExample], path: Path) -> None:
     """Write examples in SEntFiN's CSV format (one row per text, `Decisions` dict-like), the format
-    `finsent evaluate --task entity_sentiment` reads."""
-    by_text: dict[str, dict[str, str]] = {}
+    `finsent evaluate --task entity_sentiment` reads. A repeated (text, entity) pair (SEntFiN repeats
+    some titles) starts a new row, so reading the file back gives the same examples."""
+    rows: list[tuple[str, dict[str, str]]] = []
     for e in examples:
-        by_text.setdefault(e.text, {})[e.entity] = e.label
+        last = next((r for r in reversed(rows) if r[0] == e.text and e.entity not in r[1]), None)
+        if last is None:
+            rows.append((e.text, {}))
+            last = rows[-1]
+        last[1][e.entity] = e.label
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(SENTFIN_HEADER)
-        for k, (text, decisions) in enumerate(by_text.items(), start=1):
+        for k, (text, decisions) in enumerate(rows, start=1):
             body = ", ".join(f"'{ent}': '{lab}'" for ent, lab in decisions.items())
             w.writerow((k, text, "{" + body + "}", len(text.split())))
 
