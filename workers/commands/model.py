@@ -40,16 +40,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     train.add_argument(
         "--stage",
-        choices=("all", "entity-head"),
+        choices=("all", "entity-head", "continue"),
         default="all",
         help="all (default): the joint three-head model from the backbone; entity-head: freeze "
-        "--init-from and train only the entity-sentiment head on cached encoder states",
+        "--init-from and train only the entity-sentiment head on cached encoder states; continue "
+        "(experiment): fine-tune --init-from further on all four tasks with EMA and label smoothing",
     )
     train.add_argument(
         "--init-from",
         type=Path,
         default=None,
-        help="with --stage entity-head: the checkpoint to freeze (default: the shipped one)",
+        help="with --stage entity-head / continue: the checkpoint to start from (default: the shipped one)",
     )
     train.add_argument(
         "--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint dir (default: the shipped one)"
@@ -180,6 +181,8 @@ def lora_spec(r: int, alpha: int | None) -> LoraSpec:
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
     if args.stage == "entity-head":
         return run_entity_stage(args, settings)
+    if args.stage == "continue":
+        return run_continue_stage(args)
     from pipeline.model.training.config import TrainConfig
     from pipeline.model.training.trainer import train
 
@@ -221,6 +224,28 @@ def run_entity_stage(args: argparse.Namespace, settings: Settings) -> int:
     )
     section = train_entity_head(cfg)
     print(json.dumps({"out": str(cfg.out_dir), "dev": section["dev"], "throughput": section["throughput"]}))
+    return 0
+
+
+def run_continue_stage(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.model.training.continued import ContinueConfig, continue_training
+
+    if args.out.resolve() == DEFAULT_CHECKPOINT.resolve():
+        print("finsent train --stage continue: give --out (an experiment never overwrites the shipped model)")
+        return 2
+    base = ContinueConfig(data_dir=Path("."), init_from=Path("."), out_dir=Path("."))
+    cfg = ContinueConfig(
+        data_dir=(args.data_dir or default_data_dir()).resolve(),
+        init_from=(args.init_from or DEFAULT_CHECKPOINT).resolve(),
+        out_dir=args.out.resolve(),
+        seed=_given(args.seed, base.seed),
+        max_minutes=_given(args.max_minutes, base.max_minutes),
+        threads=_given(args.threads, base.threads),
+    )
+    report = continue_training(cfg)
+    print(json.dumps({k: report[k] for k in ("steps", "minutes")} | {"out": str(cfg.out_dir)}))
     return 0
 
 
