@@ -155,3 +155,23 @@ def test_a_checkpoint_without_the_head_loads_without_it(
     assert loaded.model.entity_head is None and loaded.spec.entity_abstain_below == 0.0
     (p,) = Predictor(loaded, device="cpu", gazetteer=Gazetteer([])).predict(["buy $AAPL stock"])
     assert p.entities and all(e.sentiment is None for e in p.entities)
+
+
+def test_entity_features_carry_the_span_and_drop_truncated_targets(tiny_loaded: LoadedModel) -> None:
+    from pipeline.model.training.continued import entity_features
+    from pipeline.model.training.examples import EntityExample
+
+    index = {n: i for i, n in enumerate(NAMES)}
+    long = "stock " * 40 + "apple"
+    feats = entity_features(
+        tiny_loaded.tokenizer,
+        [
+            EntityExample("buy apple stock", 4, 9, "positive", "t"),
+            EntityExample(long, len(long) - 5, len(long), "negative", "t"),
+        ],
+        index,
+        max_length=16,
+    )
+    assert len(feats) == 1 and feats[0].label == 2
+    lo, hi = feats[0].span  # type: ignore[misc]
+    assert tiny_loaded.tokenizer.decode(feats[0].tokens.input_ids[lo:hi]) == "apple"
