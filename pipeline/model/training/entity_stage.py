@@ -181,8 +181,8 @@ def train_entity_head(cfg: EntityHeadConfig) -> dict[str, Any]:
     head, history = fit_head(cfg, train, train_gold, dev, dev_gold, deadline)
     head16 = EntityHead(train.states[0].shape[1], len(index)).eval()
     head16.load_state_dict({k: v.half().float() for k, v in head.state_dict().items()})  # as stored
-    threshold = round(
-        choose_threshold(head_probs(head16, dev), dev_gold, cfg.target_accuracy, cfg.min_coverage), 4
+    threshold = floor4(
+        choose_threshold(head_probs(head16, dev), dev_gold, cfg.target_accuracy, cfg.min_coverage)
     )
     parent = (
         json.loads((cfg.init_from / "model_card.json").read_text())

@@ -19,7 +19,7 @@ from pipeline.model.training.entities import (
     parse_decisions,
     write_sentfin_csv,
 )
-from pipeline.model.training.entity_stage import choose_threshold
+from pipeline.model.training.entity_stage import choose_threshold, floor4
 
 NAMES = ("negative", "neutral", "positive")
 
@@ -69,6 +69,7 @@ def test_threshold_is_the_lowest_that_reaches_the_target_within_the_coverage_flo
     assert choose_threshold(probs, gold, target_accuracy=0.7, min_coverage=0.5) == 0.0  # 3/4 covers all
     # the target is out of reach while keeping 3 of 4: keep exactly the coverage floor
     assert choose_threshold(probs, gold, target_accuracy=1.0, min_coverage=0.75) == pytest.approx(0.6)
+    assert floor4(0.76459) == 0.7645  # stored rounded down: the boundary entity stays covered
 
 
 def test_sentfin_decisions_with_unescaped_apostrophes() -> None:
