@@ -232,13 +232,13 @@ class Predictor:
         if logits is None:
             return [list(ents) for ents in entities]
         probs = torch.softmax(logits.float(), -1).cpu().numpy()
-        out = [list(ents) for ents in entities]
+        labelled = [list(ents) for ents in entities]
         for (b, k, _, _), p in zip(rows, probs, strict=True):
             label = abstain(p, self.labels.sentiment, self.entity_abstain_below)
             if label is not None:
                 named = {n: float(v) for n, v in zip(self.labels.sentiment, p, strict=True)}
-                out[b][k] = replace(out[b][k], sentiment=label, sentiment_probs=named)
-        return out
+                labelled[b][k] = replace(labelled[b][k], sentiment=label, sentiment_probs=named)
+        return labelled
 
     def entities(self, text: str, tokens: Tokenized, ner: np.ndarray) -> list[Entity]:
         """Decoded spans, trimmed of surrounding whitespace, linked to tickers; uncovered cashtags
