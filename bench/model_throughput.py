@@ -1,12 +1,14 @@
 """Throughput of the news model, side by side on the same texts (one run, prints a table).
 
-    .venv/bin/python bench/model_throughput.py [--n 512] [--threads 2] [--model DIR]
+    .venv/bin/python bench/model_throughput.py [--n 512] [--threads 2] [--model DIR] [--outputs-only]
 
-(a) joint model: one encoder pass, three heads (`Predictor.predict`, fp32)
+(a) joint model: one encoder pass, all heads (`Predictor.predict`, fp32)
 (b) three single-task models on the same backbone: three encoder passes per text
 (c) Hugging Face `pipeline()` per task (two text-classification + one token-classification)
 (d) the joint model with int8 dynamic quantization on CPU
-plus achieved GFLOP/s of the encoder forward against a matmul micro-benchmark in the same process.
+plus achieved GFLOP/s of the encoder forward against a matmul micro-benchmark in the same process,
+and the cost of the fourth output: (a) with three outputs vs four (entity sentiment), same texts,
+same batches, interleaved (`pipeline.model.throughput.outputs_cost`; `--outputs-only` runs just that).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from pipeline.model.batching import token_budget_batches  # noqa: E402
 from pipeline.model.checkpoint import load_model  # noqa: E402
 from pipeline.model.predictor import Predictor  # noqa: E402
+from pipeline.model.throughput import outputs_cost  # noqa: E402
 from pipeline.model.tokens import collate, tokenize  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -151,12 +154,22 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; best time per configuration")
+    ap.add_argument("--outputs-only", action="store_true", help="only three outputs vs four")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     texts = sample_texts(args.n)
     loaded = load_model(args.model)
     backbone = loaded.spec.resolve_backbone()
     joint = Predictor(loaded, device="cpu")
+    if loaded.model.entity_head is not None:
+        cost = outputs_cost(joint, texts, rounds=max(1, args.rounds))
+        print(
+            f"texts: {args.n}, threads: {args.threads}, model {joint.model_version}: "
+            f"3 outputs {cost.three_per_s:.1f} docs/s, 4 outputs {cost.four_per_s:.1f} docs/s, "
+            f"4/3 time ratio {1 + cost.slowdown:.3f} ({100 * cost.slowdown:.1f} % slower; target < 10 %)"
+        )
+    if args.outputs_only:
+        return 0
     lengths = [len(t.input_ids) for t in tokenize(joint.tokenizer, texts, joint.max_length)]
 
     int8 = Predictor(load_model(args.model), device="cpu", quantize=True)

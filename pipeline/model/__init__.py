@@ -1,4 +1,4 @@
-"""The news model: one encoder, three heads (topic, sentiment, NER), and the `Predictor` that serves it."""
+"""The news model: one encoder, four outputs (topic, sentiment, NER, entity sentiment), and the `Predictor` that serves it."""
 
 from pipeline.model.network import NewsModel, NewsModelOutput
 from pipeline.model.predictor import Entity, Prediction, Predictor, load_predictor

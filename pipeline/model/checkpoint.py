@@ -2,12 +2,14 @@
 
     DIR/weights.safetensors   trainable tensors of `NewsModel` (LoRA A/B, LayerNorms, casing, heads)
     DIR/encoder_delta.safetensors   only when `lora.r == 0`: fine-tuned minus backbone encoder weights
-    DIR/spec.json             backbone (package, weight file SHA-256), LoRA config, max_length
-    DIR/labels.json           label maps of the three heads
+    DIR/spec.json             backbone (package, weight file SHA-256), LoRA config, max_length,
+                              entity-sentiment abstain threshold
+    DIR/labels.json           label maps of the heads (entity sentiment uses the sentiment labels)
     DIR/model_card.{json,md}  provenance and metrics
 
 `load_model` verifies the backbone hash, loads the adapter and merges it into the encoder weights, so
-inference runs a plain encoder.
+inference runs a plain encoder. A checkpoint without `entity_head.*` tensors (trained before the
+fourth head) loads with `model.entity_head = None`: entity sentiment is then absent, not random.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class CheckpointSpec:
     backbone_path: str | None = None
     lora: LoraSpec = field(default_factory=LoraSpec)
     max_length: int = 128
+    entity_abstain_below: float = 0.0  # entity sentiment is None when its top probability is lower
 
     def resolve_backbone(self, override: Path | None = None) -> Path:
         """The backbone dir: an explicit override, else the pinned package, else the recorded path."""
@@ -169,6 +172,8 @@ def load_model(path: Path | None = None, backbone: Path | None = None, verify: b
             own[name].copy_(tensor.to(own[name].dtype))
         for name, tensor in delta.items():
             own[name].add_(tensor.to(own[name].dtype))
+    if not any(n.startswith("entity_head.") for n in state):
+        model.entity_head = None
     if spec.lora.r:
         model.encoder = model.encoder.merge_and_unload()
     model.requires_grad_(False)

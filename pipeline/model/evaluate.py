@@ -8,16 +8,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from transformers import PreTrainedTokenizerBase
 
-from pipeline.model.inference import run_features, word_tags
-from pipeline.model.metrics import classification_scores, entity_scores
+from pipeline.model.heads import EntityHead
+from pipeline.model.inference import EntityPass, entity_pass, run_features, word_tags
+from pipeline.model.metrics import accuracy, classification_scores, entity_scores, macro_f1
 from pipeline.model.network import NewsModel
 from pipeline.model.training import sources
-from pipeline.model.training.examples import TaggedExample, TextExample
+from pipeline.model.training.entities import load_sentfin_entities
+from pipeline.model.training.examples import EntityExample, TaggedExample, TextExample
 from pipeline.model.training.features import tagged_features, text_features
 
-TASKS = ("topic", "sentiment", "ner")
+TASKS = ("topic", "sentiment", "ner", "entity_sentiment")
 
 
 def evaluate_texts(
@@ -63,6 +66,64 @@ def evaluate_tagged(
     return scores
 
 
+@torch.inference_mode()
+def head_probs(head: EntityHead, found: EntityPass, batch_size: int = 256) -> np.ndarray:
+    """Entity-head probabilities [N, S] over the pass's states; uniform where the span was truncated away."""
+    head.eval()
+    p = next(head.parameters())
+    out = np.full((len(found.covered), head.out.out_features), 1.0 / head.out.out_features, dtype=np.float32)
+    idx = np.flatnonzero(found.covered)
+    for b in range(0, len(idx), batch_size):
+        chunk = idx[b : b + batch_size].tolist()
+        hidden, mask, spans = found.batch(chunk)
+        logits = head(hidden.to(p.device, p.dtype), mask.to(p.device), spans.to(p.device))
+        out[chunk] = torch.softmax(logits.float(), -1).cpu().numpy()
+    return out
+
+
+def entity_metrics(
+    gold: Sequence[int], probs: np.ndarray, headline: np.ndarray, abstain_below: float
+) -> dict[str, float]:
+    """The entity head against the headline baseline (every entity gets its headline's predicted
+    label). `coverage` = share with top probability >= `abstain_below`; `accuracy_covered` on those;
+    accuracy, macro-F1 and ECE count every entity (the head's top class, abstained or not)."""
+    k = probs.shape[1] if probs.ndim == 2 else 3
+    scores = classification_scores(list(gold), probs, k)
+    covered = probs.max(axis=1) >= abstain_below if len(gold) else np.zeros(0, dtype=bool)
+    g = np.asarray(gold, dtype=int)
+    base = headline.argmax(axis=1).tolist() if len(gold) else []
+    return {
+        "accuracy": scores["accuracy"],
+        "macro_f1": scores["macro_f1"],
+        "ece": scores["ece"],
+        "coverage": float(covered.mean()) if len(gold) else 0.0,
+        "accuracy_covered": accuracy(g[covered].tolist(), probs[covered].argmax(axis=1).tolist()),
+        "abstain_below": float(abstain_below),
+        "baseline_accuracy": accuracy(list(gold), base),
+        "baseline_macro_f1": macro_f1(list(gold), base, k),
+        "n": float(len(gold)),
+    }
+
+
+def evaluate_entities(
+    model: NewsModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[EntityExample],
+    max_length: int,
+    abstain_below: float,
+) -> dict[str, float]:
+    """Entity-sentiment metrics on gold entity spans (measures the head, not NER), one encoder pass
+    per text, side by side with the headline baseline from the same pass."""
+    if model.entity_head is None:
+        raise ValueError("[M020] this checkpoint has no entity-sentiment head (trained before it existed)")
+    index = {n: i for i, n in enumerate(model.labels.sentiment)}
+    known = [e for e in examples if e.label in index]
+    found = entity_pass(model, tokenizer, known, max_length)
+    return entity_metrics(
+        [index[e.label] for e in known], head_probs(model.entity_head, found), found.headline, abstain_below
+    )
+
+
 def load_labelled(path: Path, task: str) -> list[TextExample] | list[TaggedExample]:
     """Read a labelled file in any of the training-data formats, for the given task."""
     if task == "ner":
@@ -83,9 +144,20 @@ def load_labelled(path: Path, task: str) -> list[TextExample] | list[TaggedExamp
 
 
 def evaluate_file(
-    model: NewsModel, tokenizer: PreTrainedTokenizerBase, path: Path, task: str, max_length: int
+    model: NewsModel,
+    tokenizer: PreTrainedTokenizerBase,
+    path: Path,
+    task: str,
+    max_length: int,
+    abstain_below: float = 0.0,
 ) -> dict[str, float]:
-    """Metrics of one task on one labelled file."""
+    """Metrics of one task on one labelled file. `entity_sentiment` reads a SEntFiN-format CSV
+    (`Title`, `Decisions` = `{'entity': 'label', ...}`); entities not found in the title are counted
+    in `not_found` and left out."""
+    if task == "entity_sentiment":
+        loaded = load_sentfin_entities(path)
+        metrics = evaluate_entities(model, tokenizer, loaded.examples, max_length, abstain_below)
+        return {**metrics, "not_found": float(loaded.not_found)}
     examples = load_labelled(path, task)
     if task == "ner":
         return evaluate_tagged(model, tokenizer, examples, max_length)  # type: ignore[arg-type]
@@ -95,7 +167,8 @@ def evaluate_file(
 def format_table(task: str, path: Path, metrics: dict[str, float]) -> str:
     """A readable two-column table."""
     rows = [f"{task} on {path}"] + [
-        f"  {k:<10} {v:.4f}" if k != "n" else f"  {k:<10} {int(v)}" for k, v in metrics.items()
+        f"  {k:<17} {v:.4f}" if k not in ("n", "not_found") else f"  {k:<17} {int(v)}"
+        for k, v in metrics.items()
     ]
     return "\n".join(rows)
 

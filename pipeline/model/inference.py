@@ -1,14 +1,19 @@
-"""Batched forward over features for evaluation: class probabilities and word-level BIO tags."""
+"""Batched forward over features for evaluation: class probabilities, word-level BIO tags, and the
+pooled inputs of the entity head over gold entity spans."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from pipeline.model.network import NewsModel
-from pipeline.model.tokens import collate
+from pipeline.model.predictor import token_span
+from pipeline.model.tokens import collate, tokenize
+from pipeline.model.training.examples import EntityExample
 from pipeline.model.training.features import Feature
 
 
@@ -45,3 +50,63 @@ def word_tags(feat: Feature, token_probs: np.ndarray, tags: Sequence[str], num_w
             out[i] = "B-" + t[2:]
         prev = out[i]
     return out
+
+
+@dataclass(frozen=True)
+class EntityPass:
+    """Gold entity spans over encoder states computed once per distinct text: `states[i]` [len, H]
+    (CPU) of text i; per example its text (`text_of`), token span (`spans`, [N, 2], -1 where the
+    span was truncated away: `covered` False) and its headline's sentiment probabilities [N, S]."""
+
+    states: list[torch.Tensor]
+    text_of: np.ndarray
+    spans: np.ndarray
+    headline: np.ndarray
+    covered: np.ndarray
+
+    def batch(self, examples: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(hidden [B, L, H], mask [B, L], spans [n, 3]) of covered `examples`, their texts padded."""
+        texts = list(dict.fromkeys(int(self.text_of[k]) for k in examples))
+        pos = {t: i for i, t in enumerate(texts)}
+        width = max(self.states[t].shape[0] for t in texts)
+        hidden = torch.zeros((len(texts), width, self.states[texts[0]].shape[1]))
+        mask = torch.zeros((len(texts), width), dtype=torch.long)
+        for i, t in enumerate(texts):
+            n = self.states[t].shape[0]
+            hidden[i, :n] = self.states[t].float()
+            mask[i, :n] = 1
+        rows = [(pos[int(self.text_of[k])], int(self.spans[k, 0]), int(self.spans[k, 1])) for k in examples]
+        return hidden, mask, torch.tensor(rows, dtype=torch.long).reshape(-1, 3)
+
+
+@torch.inference_mode()
+def entity_pass(
+    model: NewsModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[EntityExample],
+    max_length: int,
+    batch_size: int = 64,
+    dtype: torch.dtype = torch.float16,
+) -> EntityPass:
+    """One encoder pass per distinct text; its states are kept (in `dtype`) with every example's span."""
+    model.eval()
+    device = next(model.parameters()).device
+    texts = list(dict.fromkeys(e.text for e in examples))
+    index = {t: i for i, t in enumerate(texts)}
+    toks = tokenize(tokenizer, texts, max_length)
+    found = [token_span(toks[index[e.text]].offsets, e.start, e.end) for e in examples]
+    states: list[torch.Tensor] = [torch.empty(0)] * len(texts)
+    text_probs = np.zeros((len(texts), len(model.labels.sentiment)), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(toks[i].input_ids))
+    pad_id = int(tokenizer.pad_token_id or 0)
+    for b in range(0, len(order), batch_size):
+        idx = order[b : b + batch_size]
+        enc = collate([toks[i] for i in idx], pad_id).to(device)
+        out = model(enc.input_ids, enc.attention_mask, enc.casing_ids)
+        text_probs[idx] = torch.softmax(out.sentiment_logits.float(), -1).cpu().numpy()
+        for pos, i in enumerate(idx):
+            states[i] = out.hidden[pos, : len(toks[i].input_ids)].to("cpu", dtype).clone()
+    text_of = np.array([index[e.text] for e in examples], dtype=np.int64)
+    spans = np.array([s if s is not None else (-1, -1) for s in found], dtype=np.int64).reshape(-1, 2)
+    covered = np.array([s is not None for s in found], dtype=bool)
+    return EntityPass(states, text_of, spans, text_probs[text_of], covered)

@@ -1,4 +1,4 @@
-"""Label maps of the three heads; saved inside every checkpoint, never hard-coded at inference."""
+"""Label maps of the heads (entity sentiment shares the sentiment labels); saved inside every checkpoint, never hard-coded at inference."""
 
 from __future__ import annotations
 

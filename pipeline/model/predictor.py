@@ -2,14 +2,17 @@
 
 p = load_predictor()                     # shipped checkpoint, best device
 preds = p.predict(["Fed signals rate cut as Apple shares slide"])
-preds[0].topic, preds[0].sentiment, preds[0].entities[0].ticker
+preds[0].topic, preds[0].sentiment, preds[0].entities[0].ticker, preds[0].entities[0].sentiment
+
+Entity sentiment comes from the same encoder pass: `_score` keeps the batch's hidden states, decodes
+the NER spans, and applies the entity head to those states (`NewsModel.entity_logits`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +32,9 @@ FALLBACK_TOPIC = "General News | Opinion"
 
 @dataclass(frozen=True)
 class Entity:
-    """A named entity; `start`/`end` are char offsets into the input text (`text == input[start:end]`)."""
+    """A named entity; `start`/`end` are char offsets into the input text (`text == input[start:end]`).
+    `sentiment`/`sentiment_probs`: the entity's own sentiment, None where the model abstains (top
+    probability below the checkpoint's threshold, span past truncation, or no entity head)."""
 
     text: str
     label: str
@@ -37,6 +42,15 @@ class Entity:
     end: int
     score: float
     ticker: str | None = None
+    sentiment: str | None = None
+    sentiment_probs: dict[str, float] | None = None
+
+    @property
+    def sentiment_score(self) -> float | None:
+        """p(positive) - p(negative), None where the model abstains."""
+        if self.sentiment_probs is None:
+            return None
+        return self.sentiment_probs.get("positive", 0.0) - self.sentiment_probs.get("negative", 0.0)
 
 
 @dataclass(frozen=True)
@@ -55,11 +69,36 @@ class Prediction:
     flags: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class BatchOutput:
+    """`Predictor.forward` of one batch: topic [B, T], sentiment [B, S], NER [B, L, N] probabilities,
+    and the encoder states (`hidden`, `attention_mask`) kept for the entity head."""
+
+    topic: np.ndarray
+    sentiment: np.ndarray
+    ner: np.ndarray
+    hidden: torch.Tensor
+    attention_mask: torch.Tensor
+
+
 @dataclass
 class _Item:
     text: str
     tokens: Tokenized | None
     flags: tuple[str, ...]
+
+
+def token_span(offsets: Sequence[tuple[int, int]], start: int, end: int) -> tuple[int, int] | None:
+    """(first, end) token indices of the content tokens overlapping chars [start, end); None if no
+    token does (e.g. the span lies past truncation)."""
+    hit = [j for j, (s, e) in enumerate(offsets) if e > s and s < end and start < e]
+    return (hit[0], hit[-1] + 1) if hit else None
+
+
+def abstain(probs: np.ndarray, names: Sequence[str], below: float) -> str | None:
+    """The top class, or None (abstain) when its probability is below `below`."""
+    k = int(probs.argmax())
+    return names[k] if float(probs[k]) >= below else None
 
 
 def latin_share(text: str) -> float:
@@ -86,6 +125,9 @@ class Predictor:
         self.max_length = loaded.spec.max_length
         self.model_version: str = str(loaded.card.get("model_version", "unversioned"))
         self.max_tokens, self.max_batch = max_tokens, max_batch
+        self.entity_abstain_below = loaded.spec.entity_abstain_below
+        self.entity_sentiment = loaded.model.entity_head is not None
+        """Whether `predict` fills entity sentiment (False = the three-output model, e.g. to benchmark)."""
         self.gazetteer = gazetteer if gazetteer is not None else default_gazetteer()
         model = loaded.model.eval()
         self.dtype = torch.float32
@@ -136,19 +178,27 @@ class Predictor:
                     it.flags = ("truncated",)
         return items
 
-    def forward(self, tokens: Sequence[Tokenized]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Topic probs [B, T], sentiment probs [B, S] and NER probs [B, L, N] as float32 numpy."""
+    def forward(self, tokens: Sequence[Tokenized]) -> BatchOutput:
+        """One encoder pass over a batch: class probabilities as float32 numpy, plus the encoder
+        states the entity head reads afterwards."""
         enc = collate(tokens, self.pad_id).to(self.device)
         with torch.inference_mode():
             out = self.model(enc.input_ids, enc.attention_mask, enc.casing_ids)
-            return (
-                torch.softmax(out.topic_logits.float(), -1).cpu().numpy(),
-                torch.softmax(out.sentiment_logits.float(), -1).cpu().numpy(),
-                torch.softmax(out.ner_logits.float(), -1).cpu().numpy(),
+            return BatchOutput(
+                topic=torch.softmax(out.topic_logits.float(), -1).cpu().numpy(),
+                sentiment=torch.softmax(out.sentiment_logits.float(), -1).cpu().numpy(),
+                ner=torch.softmax(out.ner_logits.float(), -1).cpu().numpy(),
+                hidden=out.hidden,
+                attention_mask=enc.attention_mask,
             )
 
     def postprocess(
-        self, item: _Item, topic: np.ndarray, sentiment: np.ndarray, ner: np.ndarray
+        self,
+        item: _Item,
+        topic: np.ndarray,
+        sentiment: np.ndarray,
+        ner: np.ndarray,
+        entities: list[Entity] | None = None,
     ) -> Prediction:
         assert item.tokens is not None
         t = int(topic.argmax())
@@ -160,9 +210,35 @@ class Predictor:
             sentiment=self.labels.sentiment[s],
             sentiment_probs=probs,
             sentiment_score=probs.get("positive", 0.0) - probs.get("negative", 0.0),
-            entities=self.entities(item.text, item.tokens, ner),
+            entities=entities if entities is not None else self.entities(item.text, item.tokens, ner),
             flags=item.flags,
         )
+
+    def entity_sentiments(
+        self, entities: Sequence[list[Entity]], tokens: Sequence[Tokenized], out: BatchOutput
+    ) -> list[list[Entity]]:
+        """Each entity with its own sentiment from the entity head over the batch's encoder states."""
+        rows = [
+            (b, k, *span)
+            for b, (ents, tok) in enumerate(zip(entities, tokens, strict=True))
+            for k, e in enumerate(ents)
+            if (span := token_span(tok.offsets, e.start, e.end)) is not None
+        ]
+        if not rows or not self.entity_sentiment:
+            return [list(ents) for ents in entities]
+        spans = torch.tensor([(b, lo, hi) for b, _, lo, hi in rows], dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            logits = self.model.entity_logits(out.hidden, out.attention_mask, spans)
+        if logits is None:
+            return [list(ents) for ents in entities]
+        probs = torch.softmax(logits.float(), -1).cpu().numpy()
+        labelled = [list(ents) for ents in entities]
+        for (b, k, _, _), p in zip(rows, probs, strict=True):
+            label = abstain(p, self.labels.sentiment, self.entity_abstain_below)
+            if label is not None:
+                named = {n: float(v) for n, v in zip(self.labels.sentiment, p, strict=True)}
+                labelled[b][k] = replace(labelled[b][k], sentiment=label, sentiment_probs=named)
+        return labelled
 
     def entities(self, text: str, tokens: Tokenized, ner: np.ndarray) -> list[Entity]:
         """Decoded spans, trimmed of surrounding whitespace, linked to tickers; uncovered cashtags
@@ -197,8 +273,14 @@ class Predictor:
         return self._score(batch)
 
     def _score(self, batch: list[_Item]) -> list[Prediction]:
-        topic, sentiment, ner = self.forward([it.tokens for it in batch])  # type: ignore[misc]
-        return [self.postprocess(it, topic[k], sentiment[k], ner[k]) for k, it in enumerate(batch)]
+        tokens = [it.tokens for it in batch]
+        out = self.forward(tokens)  # type: ignore[arg-type]
+        found = [self.entities(it.text, it.tokens, out.ner[k]) for k, it in enumerate(batch)]  # type: ignore[arg-type]
+        found = self.entity_sentiments(found, tokens, out)  # type: ignore[arg-type]
+        return [
+            self.postprocess(it, out.topic[k], out.sentiment[k], out.ner[k], found[k])
+            for k, it in enumerate(batch)
+        ]
 
     def _check(self, text: object) -> _Item:
         if isinstance(text, bytes):

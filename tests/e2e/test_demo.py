@@ -29,12 +29,14 @@ def test_demo_runs_the_whole_path_and_its_counts_reconcile(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    # the bundled sample: 62 lines, 5 duplicates (3 exact, 2 same title), 2 invalid items
-    assert summary["ingested"] == 62
+    # the bundled sample: 63 lines, 5 duplicates (3 exact, 2 same title), 2 invalid items
+    assert summary["ingested"] == 63
     assert summary["deduplicated"] == 5 and summary["dlq"] == 2
-    assert summary["enriched"] == 55
+    assert summary["enriched"] == 56
     assert summary["ingested"] == summary["enriched"] + summary["deduplicated"] + summary["dlq"]
     assert summary["alerts_fired"] >= 1
     assert summary["webhooks_delivered"] >= summary["alerts_fired"]
     assert summary["watchlist_notices"] >= 1  # the demo watchlist's notices, each received
+    example = summary["entity_sentiment_example"]  # the two-company headline, each with its own label
+    assert example is not None and len({e["sentiment"] for e in example["entities"]}) >= 2
     assert (tmp_path / "demo.db").is_file()

@@ -6,6 +6,7 @@ data dir fails the run instead of skipping.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from pipeline.model import Predictor
 from pipeline.model.training.sources import load_topic_file, load_twitter_sentiment_file, read_conll
 from tests.fixtures.services import in_ci
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"
+DEMO_TWO_COMPANIES = "Nvidia rallies as AMD slumps"
 N = 300
 
 
@@ -78,3 +81,40 @@ def test_serving_contract(predictor: Predictor) -> None:
         assert text[e.start : e.end] == e.text
     assert any(e.ticker == "TSLA" for e in p.entities)
     assert len(predictor.predict(["", "\x00", "🚀" * 10, "x" * 1_000_000])) == 4
+
+
+def test_entity_sentiment_figures_of_the_card_recompute(predictor: Predictor) -> None:
+    """The card's entity figures on the committed check subset, re-computed from the checkpoint."""
+    from pipeline.model.backbone import sha256_file
+    from pipeline.model.checkpoint import DEFAULT_DIR
+    from pipeline.model.evaluate import evaluate_file
+
+    card = json.loads((DEFAULT_DIR / "model_card.json").read_text())
+    check = card["entity_sentiment"]["check_subset"]
+    path = ROOT / "tests" / "data" / check["file"]
+    assert sha256_file(path) == check["sha256"], "the check subset changed: retrain the entity head stage"
+    got = evaluate_file(
+        predictor.model,
+        predictor.tokenizer,
+        path,
+        "entity_sentiment",
+        predictor.max_length,
+        predictor.entity_abstain_below,
+    )
+    want = check["metrics"]
+    one = 1.0 / want["n"]  # at most one entity may flip on a near-tie across CPU kernels
+    assert got["n"] == want["n"] and got["abstain_below"] == want["abstain_below"]
+    for key in ("accuracy", "coverage", "accuracy_covered", "baseline_accuracy"):
+        assert abs(got[key] - want[key]) <= one + 1e-9, (key, got[key], want[key])
+    for key in ("macro_f1", "baseline_macro_f1", "ece"):
+        assert abs(got[key] - want[key]) <= 0.01, (key, got[key], want[key])
+    assert got["accuracy"] > got["baseline_accuracy"]
+
+
+def test_demo_headline_gets_opposite_entity_sentiments(predictor: Predictor) -> None:
+    """The bundled sample's two-company headline: each company gets its own label."""
+    samples = ROOT / "pipeline" / "ingest" / "samples" / "news.jsonl"
+    item = next(json.loads(line) for line in samples.read_text().splitlines() if DEMO_TWO_COMPANIES in line)
+    (p,) = predictor.predict([item["title"]])
+    labels = {e.text: e.sentiment for e in p.entities if e.sentiment is not None}
+    assert len(set(labels.values())) >= 2, p.entities

@@ -5,7 +5,8 @@ Starts the embedded broker, migrates a fresh demo database, ingests the bundled 
 evaluates the demo alert rules at event time, delivers the webhooks to a local receiver that
 verifies signatures, runs a stream worker for one demo watchlist (`workers.stream.demo`), and
 prints `{"ingested", "deduplicated", "dlq", "enriched", "alerts_fired", "webhooks_delivered",
-"watchlist_notices"}`.
+"watchlist_notices", "entity_sentiment_example"}`; the last is the first stored headline whose
+entities got different sentiments of their own (the fourth output), as stored.
 With `--serve` the line also has `dashboard_url` and `api_token`, and the dashboard and API then
 serve the demo database until Ctrl-C (`workers.http.demo_server`).
 """
@@ -20,8 +21,12 @@ import time
 from datetime import UTC
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="then serve the dashboard and API on the demo database until Ctrl-C (prints dashboard_url, api_token)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="with --serve: address to listen on (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="with --serve: port (8080; a free one if taken)")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="with --serve: port (8080; a free one if taken)"
+    )
     parser.set_defaults(handler=run_demo)
 
 
@@ -50,6 +57,32 @@ def demo_database_url(settings: Settings) -> str:
     for leftover in (path, path.with_name("demo.db-wal"), path.with_name("demo.db-shm")):
         leftover.unlink(missing_ok=True)
     return f"sqlite:///{path}"
+
+
+def entity_sentiment_example(engine: Engine, model_version: str) -> dict[str, object] | None:
+    """The earliest stored headline whose entities carry at least two different sentiments of their
+    own: `{"headline", "sentiment", "entities": [{"text", "ticker", "sentiment"}]}`; None if none."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session, selectinload
+
+    from pipeline.db.models import Enrichment
+
+    query = (
+        select(Enrichment)
+        .where(Enrichment.model_version == model_version)
+        .options(selectinload(Enrichment.entities), selectinload(Enrichment.article))
+        .order_by(Enrichment.published_at, Enrichment.news_id)
+    )
+    with Session(engine) as session:
+        for row in session.scalars(query):
+            own = sorted((e for e in row.entities if e.sentiment is not None), key=lambda e: e.start_char)
+            if len({e.sentiment for e in own}) > 1:
+                return {
+                    "headline": row.article.title,
+                    "sentiment": row.sentiment,
+                    "entities": [{"text": e.text, "ticker": e.ticker, "sentiment": e.sentiment} for e in own],
+                }
+    return None
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -121,6 +154,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         "alerts_resolved": fired.alerts_resolved,
         "webhooks_delivered": fired.webhooks_delivered,
         "watchlist_notices": watched.notices,
+        "entity_sentiment_example": entity_sentiment_example(engine, predictor.model_version),
         "model_version": predictor.model_version,
         "database": url.split("://", 1)[0],
         "seconds": round(time.monotonic() - started, 1),

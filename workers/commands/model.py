@@ -1,4 +1,7 @@
-"""`finsent train` and `finsent evaluate`: the news model's training and per-task metrics."""
+"""`finsent train` and `finsent evaluate`: the news model's training and per-task metrics.
+
+Importing this module (and so building the CLI) does not import torch: model code is imported by the
+handlers only."""
 
 from __future__ import annotations
 
@@ -21,39 +24,71 @@ def default_data_dir() -> Path:
     return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from pipeline.model.checkpoint import DEFAULT_DIR
-    from pipeline.model.training.config import TrainConfig
+DEFAULT_CHECKPOINT = REPO_ROOT / "pipeline" / "model" / "artifacts" / "default"
+"""The shipped checkpoint (`pipeline.model.checkpoint.DEFAULT_DIR`, not imported here: no torch at start-up)."""
+ENTITY_CHECK_FILE = REPO_ROOT / "tests" / "data" / "sentfin_entity_check.csv"
+"""The fixed SEntFiN subset whose entity figures the card records and CI re-computes."""
 
-    defaults = TrainConfig(data_dir=Path("."), out_dir=DEFAULT_DIR)
-    train = subparsers.add_parser("train", help="train the joint topic/sentiment/NER model")
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Parsers only: numeric defaults are None here and filled from `TrainConfig` in the handler, so
+    building the CLI never imports torch."""
+    train = subparsers.add_parser(
+        "train",
+        help="train the news model (stage all: encoder + topic/sentiment/NER; stage entity-head: the "
+        "entity-sentiment head on a frozen checkpoint)",
+    )
     train.add_argument(
-        "--out", type=Path, default=DEFAULT_DIR, help="checkpoint dir (default: the shipped one)"
+        "--stage",
+        choices=("all", "entity-head", "continue"),
+        default="all",
+        help="all (default): the joint three-head model from the backbone; entity-head: freeze "
+        "--init-from and train only the entity-sentiment head on cached encoder states; continue "
+        "(experiment): fine-tune --init-from further on all four tasks with EMA and label smoothing",
+    )
+    train.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="with --stage entity-head / continue: the checkpoint to start from (default: the shipped one)",
+    )
+    train.add_argument(
+        "--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint dir (default: the shipped one)"
     )
     train.add_argument("--data-dir", type=Path, default=None, help="training data (default ../shared/data)")
-    train.add_argument("--max-minutes", type=float, default=defaults.max_minutes)
-    train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--steps", type=int, default=defaults.steps)
-    train.add_argument("--eval-every", type=int, default=defaults.eval_every)
+    train.add_argument(
+        "--max-minutes", type=float, default=None, help="time budget (default 58; entity-head 20)"
+    )
+    train.add_argument("--seed", type=int, default=None, help="default 13")
+    train.add_argument("--steps", type=int, default=None, help="stage all: step upper bound (default 6500)")
+    train.add_argument(
+        "--eval-every", type=int, default=None, help="stage all: steps between dev evals (500)"
+    )
     train.add_argument("--device", default=None, help="cpu, cuda ... (default: best)")
-    train.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads for training")
+    train.add_argument("--threads", type=int, default=None, help="torch CPU threads for training (default 2)")
     train.add_argument(
         "--backbone",
         type=Path,
         default=None,
-        help="any local Hugging Face encoder dir (default: pinned MiniLM)",
+        help="any local Hugging Face encoder dir, e.g. a reassembled all-mpnet-base-v2 (default: pinned MiniLM)",
     )
     train.add_argument(
         "--lora-r",
         type=int,
-        default=defaults.lora.r,
+        default=0,
         help="LoRA rank on every encoder linear layer, merged at load (default 0: full fine-tune delta)",
     )
     train.add_argument("--lora-alpha", type=int, default=None, help="LoRA alpha (default 2 x rank)")
     train.set_defaults(handler=run_train)
 
     ev = subparsers.add_parser("evaluate", help="per-task metrics of a checkpoint on a labelled file")
-    ev.add_argument("--task", choices=("topic", "sentiment", "ner"), required=True)
+    ev.add_argument(
+        "--task",
+        choices=("topic", "sentiment", "ner", "entity_sentiment"),
+        required=True,
+        help="entity_sentiment reads a SEntFiN-format CSV (Title, Decisions = {'entity': 'label', ...}) "
+        "and scores the gold entity spans against the headline-label baseline",
+    )
     ev.add_argument("--file", type=Path, required=True)
     ev.add_argument("--model", type=Path, default=None, help="checkpoint dir (default: settings / shipped)")
     ev.add_argument("--int8", action="store_true", help="evaluate the int8 dynamically quantized CPU model")
@@ -87,14 +122,21 @@ def run_activate(args: argparse.Namespace, settings: Settings) -> int:
     try:
         stored = stored_versions(engine)
         if args.version not in stored and not args.force:
-            print(f"finsent model activate: no enrichment is stored under {args.version!r} "
-                  f"(stored: {sorted(stored) or 'none'}); --force to activate it anyway", file=sys.stderr)
+            print(
+                f"finsent model activate: no enrichment is stored under {args.version!r} "
+                f"(stored: {sorted(stored) or 'none'}); --force to activate it anyway",
+                file=sys.stderr,
+            )
             return 1
         activate(engine, args.version, now=utc_now(), by=getpass.getuser(), comment=args.comment)
         found = active_version(engine, settings.alerts_model_version)
     finally:
         engine.dispose()
-    out = {"activated": args.version, "enrichments": stored.get(args.version, 0), "active": found.model_version}
+    out = {
+        "activated": args.version,
+        "enrichments": stored.get(args.version, 0),
+        "active": found.model_version,
+    }
     if found.source == "setting":
         out["note"] = "FINSENT_ALERTS_MODEL_VERSION is set and takes precedence"
     print(json.dumps(out))
@@ -113,13 +155,17 @@ def run_active(_args: argparse.Namespace, settings: Settings) -> int:
         stored = stored_versions(engine)
     finally:
         engine.dispose()
-    print(json.dumps({
-        "active": found.model_version,
-        "source": found.source,
-        "activated_at": found.activated_at.isoformat() if found.activated_at else None,
-        "activated_by": found.activated_by,
-        "stored": stored,
-    }))
+    print(
+        json.dumps(
+            {
+                "active": found.model_version,
+                "source": found.source,
+                "activated_at": found.activated_at.isoformat() if found.activated_at else None,
+                "activated_by": found.activated_by,
+                "stored": stored,
+            }
+        )
+    )
     return 0 if found.model_version else 1
 
 
@@ -133,19 +179,24 @@ def lora_spec(r: int, alpha: int | None) -> LoraSpec:
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
+    if args.stage == "entity-head":
+        return run_entity_stage(args, settings)
+    if args.stage == "continue":
+        return run_continue_stage(args)
     from pipeline.model.training.config import TrainConfig
     from pipeline.model.training.trainer import train
 
+    base = TrainConfig(data_dir=Path("."), out_dir=args.out.resolve())
     cfg = TrainConfig(
         lora=lora_spec(args.lora_r, args.lora_alpha),
         data_dir=(args.data_dir or default_data_dir()).resolve(),
         out_dir=args.out.resolve(),
-        seed=args.seed,
-        max_minutes=args.max_minutes,
-        steps=args.steps,
-        eval_every=args.eval_every,
+        seed=_given(args.seed, base.seed),
+        max_minutes=_given(args.max_minutes, base.max_minutes),
+        steps=_given(args.steps, base.steps),
+        eval_every=_given(args.eval_every, base.eval_every),
         device=args.device or settings.model_device,
-        threads=args.threads,
+        threads=_given(args.threads, base.threads),
         backbone=args.backbone.resolve() if args.backbone else None,
     )
     result = train(cfg)
@@ -153,6 +204,54 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         f"wrote {result.out_dir} (best step {result.best_step}/{result.steps_run}, {result.minutes:.1f} min)"
     )
     return 0
+
+
+def run_entity_stage(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from pipeline.model.training.entity_stage import EntityHeadConfig, train_entity_head
+
+    base = EntityHeadConfig(data_dir=Path("."), init_from=Path("."), out_dir=Path("."))
+    cfg = EntityHeadConfig(
+        data_dir=(args.data_dir or default_data_dir()).resolve(),
+        init_from=(args.init_from or DEFAULT_CHECKPOINT).resolve(),
+        out_dir=args.out.resolve(),
+        seed=_given(args.seed, base.seed),
+        max_minutes=_given(args.max_minutes, base.max_minutes),
+        threads=_given(args.threads, base.threads),
+        device=args.device or settings.model_device,
+        check_file=ENTITY_CHECK_FILE if ENTITY_CHECK_FILE.is_file() else None,
+    )
+    section = train_entity_head(cfg)
+    print(json.dumps({"out": str(cfg.out_dir), "dev": section["dev"], "throughput": section["throughput"]}))
+    return 0
+
+
+def run_continue_stage(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.model.training.continued import ContinueConfig, continue_training
+
+    if args.out.resolve() == DEFAULT_CHECKPOINT.resolve():
+        print("finsent train --stage continue: give --out (an experiment never overwrites the shipped model)")
+        return 2
+    base = ContinueConfig(data_dir=Path("."), init_from=Path("."), out_dir=Path("."))
+    cfg = ContinueConfig(
+        data_dir=(args.data_dir or default_data_dir()).resolve(),
+        init_from=(args.init_from or DEFAULT_CHECKPOINT).resolve(),
+        out_dir=args.out.resolve(),
+        seed=_given(args.seed, base.seed),
+        max_minutes=_given(args.max_minutes, base.max_minutes),
+        threads=_given(args.threads, base.threads),
+    )
+    report = continue_training(cfg)
+    print(json.dumps({k: report[k] for k in ("steps", "minutes")} | {"out": str(cfg.out_dir)}))
+    return 0
+
+
+def _given(value: object, default: object) -> object:
+    """The flag's value where one was given, else the config's default (parsers default to None)."""
+    return default if value is None else value
 
 
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
@@ -170,7 +269,14 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         quantize_int8(model)
     elif settings.model_device:
         model.to(settings.model_device)
-    metrics = evaluate_file(model, loaded.tokenizer, args.file, args.task, loaded.spec.max_length)
+    metrics = evaluate_file(
+        model,
+        loaded.tokenizer,
+        args.file,
+        args.task,
+        loaded.spec.max_length,
+        loaded.spec.entity_abstain_below,
+    )
     print(metrics_json(args.task, args.file, metrics))
     print(format_table(args.task, args.file, metrics))
     return 0

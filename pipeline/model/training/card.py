@@ -107,8 +107,15 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines = [
         f"# finsent news model `{card['model_version']}`",
         "",
-        "One encoder pass, three heads: topic (20 classes), sentiment (negative/neutral/positive), "
-        "NER (BIO over PER/ORG/LOC/MISC, with a casing feature from the original text).",
+        "One encoder pass, "
+        + ("four" if "entity_sentiment" in card else "three")
+        + " heads: topic (20 classes), sentiment (negative/neutral/positive), "
+        "NER (BIO over PER/ORG/LOC/MISC, with a casing feature from the original text)"
+        + (
+            ", and sentiment per entity (the NER spans, pooled from the same encoder states)."
+            if "entity_sentiment" in card
+            else "."
+        ),
         "",
         f"- Backbone: `{card['backbone']['package'] or card['backbone']['path']}`, weights SHA-256 "
         f"`{card['backbone']['weights_sha256']}` (verified at load).",
@@ -133,6 +140,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         _row("dev (CoNLL train slice)", dev["ner"], ("precision", "recall", "f1")),
         _row("CoNLL eng.testa", card["ner_eng_testa"], ("precision", "recall", "f1")),
         "",
+        *entity_markdown(card),
         "## int8 dynamic quantization (CPU)",
         "",
         "```json",
@@ -155,3 +163,62 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def entity_markdown(card: dict[str, Any]) -> list[str]:
+    """The entity-sentiment section: head vs headline baseline, abstain rule, ECE per head, cost."""
+    ent = card.get("entity_sentiment")
+    if not ent:
+        return []
+    d, dev = ent["dev"], card["dev_metrics"]
+    split, cost = ent["split"], ent.get("throughput", {})
+    lines = [
+        "## Entity sentiment (fourth output)",
+        "",
+        f"Head: {ent['head']}. Trained by `finsent train --stage entity-head` on the frozen checkpoint "
+        f"`{ent['stage'].get('parent_model_version')}` (encoder and the three other heads unchanged, so "
+        "their figures above and below are those of that checkpoint).",
+        "",
+        f"Dev: {split['dev']} entities in {split['dev_headlines']} SEntFiN headlines held out whole, none "
+        "of them in the shipped model's sentiment train split; scored on the gold entity span. Train: "
+        + ", ".join(f"{k} {v}" for k, v in split["by_source"].items())
+        + " entities (not found in their text and skipped: "
+        + ", ".join(f"{k} {v}" for k, v in split["not_found"].items())
+        + ").",
+        "",
+        "| SEntFiN entity dev | accuracy | macro_f1 | ece | n |",
+        "|---|---|---|---|---|",
+        _row("entity head", d, ("accuracy", "macro_f1", "ece")),
+        _row(
+            "headline label for every entity (baseline)",
+            {"accuracy": d["baseline_accuracy"], "macro_f1": d["baseline_macro_f1"], "n": d["n"]},
+            ("accuracy", "macro_f1", "ece"),
+        ),
+        "",
+        f"Abstain rule: {ent['abstain_rule']}. Coverage {d['coverage']:.4f}, accuracy on covered "
+        f"{d['accuracy_covered']:.4f}.",
+        "",
+        "| head | ECE (15 bins, top class) |",
+        "|---|---|",
+        f"| topic | {dev['topic']['ece']:.4f} |",
+        f"| sentiment | {dev['sentiment']['ece']:.4f} |",
+        f"| entity sentiment | {d['ece']:.4f} |",
+        "| NER | not measured (token tags; see F1) |",
+        "",
+    ]
+    if cost:
+        lines += [
+            f"Cost of the fourth output ({cost['note']}, {cost['threads']} thread(s), n {int(cost['n'])}): "
+            f"{cost['three_outputs_items_per_s']} items/s with three outputs, "
+            f"{cost['four_outputs_items_per_s']} with four ({100 * cost['slowdown']:.1f} % slower).",
+            "",
+        ]
+    check = ent.get("check_subset")
+    if check:
+        lines += [
+            f"CI check subset `tests/data/{check['file']}` (SHA-256 `{check['sha256'][:12]}…`): "
+            f"accuracy {check['metrics']['accuracy']:.4f}, macro-F1 {check['metrics']['macro_f1']:.4f}, "
+            f"n {int(check['metrics']['n'])}; re-computed from the checkpoint by the shipped-model test.",
+            "",
+        ]
+    return lines

@@ -1,4 +1,4 @@
-"""The two example shapes training and evaluation work on."""
+"""The example shapes training and evaluation work on: texts, tagged sentences, entity targets."""
 
 from __future__ import annotations
 
@@ -30,3 +30,18 @@ class TaggedExample:
             spans.append((pos, pos + len(w)))
             pos += len(w) + 1
         return " ".join(self.words), spans
+
+
+@dataclass(frozen=True)
+class EntityExample:
+    """A text, one target entity located in it (`text[start:end]`, chars) and that entity's sentiment."""
+
+    text: str
+    start: int
+    end: int
+    label: str
+    source: str
+
+    @property
+    def entity(self) -> str:
+        return self.text[self.start : self.end]

@@ -16,12 +16,14 @@ IGNORE = -100
 @dataclass(frozen=True)
 class Feature:
     """One training/eval item: tokens plus a class id (`label`) or per-token tag ids (`tags`).
-    `word_starts` holds the token index of each word's first sub-token (NER evaluation)."""
+    `word_starts` holds the token index of each word's first sub-token (NER evaluation); `span` the
+    (first, end) tokens of the target entity (entity sentiment)."""
 
     tokens: Tokenized
     label: int = IGNORE
     tags: tuple[int, ...] = ()
     word_starts: tuple[int, ...] = ()
+    span: tuple[int, int] | None = None
 
 
 def text_features(

@@ -107,7 +107,9 @@ def build_features(
 
 
 def train(cfg: TrainConfig) -> TrainResult:
-    """Train, early-stop on the dev split, write the checkpoint and model card to `cfg.out_dir`."""
+    """Train encoder + topic/sentiment/NER heads, early-stop on the dev split, write the checkpoint and
+    model card to `cfg.out_dir`. The checkpoint has no entity head (entity sentiment None) until
+    `entity_stage.train_entity_head` adds one."""
     t_start = time.monotonic()
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -121,7 +123,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     feats = build_features(cfg, corpus, tokenizer, labels)
     log.info("corpus %s", corpus.stats)
 
-    model = attach_lora(NewsModel.from_backbone(backbone, labels), cfg.lora).to(device)
+    model = NewsModel.from_backbone(backbone, labels)
+    model.entity_head = None  # trained afterwards on the frozen result: `finsent train --stage entity-head`
+    model = attach_lora(model, cfg.lora).to(device)
     base = (
         {
             n: p.detach().cpu().clone()

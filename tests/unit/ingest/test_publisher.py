@@ -135,11 +135,11 @@ def test_sample_file_counts_reconcile_and_metrics(producer: FakeProducer) -> Non
     outcomes = pub.publish_records(records, source="samples")
     counts = pub.counts
     assert len(outcomes) == counts.ingested == counts.produced + counts.deduplicated + counts.dlq
-    assert counts == IngestCounts(ingested=62, produced=55, deduplicated=5, dlq=2)
-    assert len(on(producer, "raw")) == 55 and len(on(producer, "dlq")) == 2
+    assert counts == IngestCounts(ingested=63, produced=56, deduplicated=5, dlq=2)
+    assert len(on(producer, "raw")) == 56 and len(on(producer, "dlq")) == 2
     value = registry.get_sample_value
-    assert value("finsent_ingest_seen_total", {"source": "samples"}) == 62
-    assert value("finsent_ingest_produced_total", {"source": "samples"}) == 55
+    assert value("finsent_ingest_seen_total", {"source": "samples"}) == 63
+    assert value("finsent_ingest_produced_total", {"source": "samples"}) == 56
     assert value("finsent_ingest_deduplicated_total", {"kind": "duplicate_id"}) == 3
     assert value("finsent_ingest_deduplicated_total", {"kind": "duplicate_title"}) == 2
     assert value("finsent_ingest_dlq_total", {"error_type": "InvalidItem"}) == 2

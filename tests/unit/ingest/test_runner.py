@@ -27,8 +27,8 @@ def test_file_and_stdin(producer: FakeProducer, batch_size: int) -> None:
     stdin = io.BytesIO(b'{"title": "Stdin story about markets"}\nnot json\n')
     plan = IngestPlan(files=(FileSource(NEWS_JSONL),), stdin=True, batch_size=batch_size)
     counts = run_ingest(plan, producer, stop=threading.Event(), topic_raw="raw", topic_dlq="dlq", stdin=stdin)
-    assert counts.as_dict() == {"ingested": 64, "produced": 56, "deduplicated": 5, "dlq": 3, "rejected": 0}
-    assert len(producer.sent) == 56 + 3
+    assert counts.as_dict() == {"ingested": 65, "produced": 57, "deduplicated": 5, "dlq": 3, "rejected": 0}
+    assert len(producer.sent) == 57 + 3
 
 
 def test_bad_rows_do_not_stop_a_file(producer: FakeProducer, tmp_path: Path) -> None:

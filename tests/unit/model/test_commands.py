@@ -56,3 +56,46 @@ def test_evaluate_prints_json_metrics(tmp_path, tiny_lora_model, tiny_lora_spec,
         assert 0.0 <= metrics[key] <= 1.0
         if task != "ner":
             assert "macro_f1" in metrics and "ece" in metrics
+
+
+def test_evaluate_entity_sentiment_against_the_headline_baseline(
+    tmp_path, tiny_lora_model, tiny_lora_spec, capsys
+) -> None:
+    ckpt = tmp_path / "ckpt"
+    save_checkpoint(tiny_lora_model, tiny_lora_spec, ckpt, dtype=torch.float32)
+    path = tmp_path / "sentfin.csv"
+    path.write_text(
+        "S No.,Title,Decisions,Words\n"
+        "1,apple shares slide as microsoft stock buy,\"{'apple': 'negative', 'microsoft': 'positive'}\",7\n"
+        "2,fed signals rate cut,\"{'fed': 'neutral', 'ecb': 'neutral'}\",4\n"
+    )
+    args = parser().parse_args(
+        ["evaluate", "--task", "entity_sentiment", "--file", str(path), "--model", str(ckpt)]
+    )
+    assert args.handler(args, Settings()) == 0
+    metrics = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert metrics["n"] == 3 and metrics["not_found"] == 1 and metrics["coverage"] == 1.0
+    for key in ("accuracy", "macro_f1", "ece", "accuracy_covered", "baseline_accuracy", "baseline_macro_f1"):
+        assert 0.0 <= metrics[key] <= 1.0
+
+
+def test_building_the_cli_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, workers.cli; workers.cli.build_parser(); "
+        "print(sorted(m for m in ('torch', 'transformers', 'pipeline.model') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_cli_checkpoint_path_is_the_shipped_one() -> None:
+    assert commands.DEFAULT_CHECKPOINT == DEFAULT_DIR
+
+
+def test_entity_stage_flags() -> None:
+    args = parser().parse_args(["train", "--stage", "entity-head", "--init-from", "x", "--threads", "1"])
+    assert args.stage == "entity-head" and args.init_from.name == "x" and args.threads == 1
+    assert args.seed is None  # filled from the config in the handler

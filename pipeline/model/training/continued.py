@@ -1,0 +1,186 @@
+"""`finsent train --stage continue`: fine-tune a four-output checkpoint further on all four tasks.
+
+An experiment stage: the encoder and every head train together (topic, sentiment and NER as in
+`trainer.train`, plus entity sentiment on gold spans), with label smoothing on the noisy sentiment
+sources, an exponential moving average (EMA) of the weights, and a linear decay to 0 over the time
+budget. Entity examples whose text is in the headline-sentiment dev split are left out, so the
+sentiment dev figures stay comparable. The result is written to `--out` with both the EMA and the raw
+weights' dev figures in `continued.json`; it is shipped only if every figure is >= the parent's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pipeline.model.checkpoint import FULL_FINETUNE, attach_lora, load_model, save_checkpoint
+from pipeline.model.evaluate import evaluate_entities
+from pipeline.model.network import NewsModel
+from pipeline.model.predictor import token_span
+from pipeline.model.text import strip_links
+from pipeline.model.tokens import collate, tokenize
+from pipeline.model.training.config import TrainConfig
+from pipeline.model.training.data import build_corpus
+from pipeline.model.training.entities import entity_split
+from pipeline.model.training.features import IGNORE, Feature
+from pipeline.model.training.sampler import TaskSampler
+from pipeline.model.training.trainer import build_features, dev_metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ContinueConfig:
+    data_dir: Path
+    init_from: Path
+    out_dir: Path
+    seed: int = 13
+    max_minutes: float = 40.0
+    batch_size: int = 32
+    lr: float = 2e-5  # encoder
+    head_lr: float = 1e-4
+    ema_decay: float = 0.998
+    label_smoothing: float = 0.1  # sentiment and entity sentiment (noisy sources)
+    task_sampling: tuple[tuple[str, float], ...] = (
+        ("topic", 1.0),
+        ("sentiment", 1.5),
+        ("ner", 0.6),
+        ("entity", 1.2),
+    )
+    threads: int = 1
+    eval_reserve_minutes: float = 5.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def entity_features(
+    tokenizer: Any, examples: list[Any], index: dict[str, int], max_length: int
+) -> list[Feature]:
+    """Tokenized entity examples with their span; examples whose span was truncated away are dropped."""
+    toks = tokenize(tokenizer, [e.text for e in examples], max_length)
+    out = []
+    for e, t in zip(examples, toks, strict=True):
+        span = token_span(t.offsets, e.start, e.end)
+        if span is not None:
+            out.append(Feature(t, label=index[e.label], span=span))
+    return out
+
+
+def _scores(
+    model: NewsModel, tokenizer: Any, corpus: Any, ent_dev: list[Any], max_length: int, threshold: float
+) -> dict[str, Any]:
+    m = dev_metrics(model, tokenizer, corpus, max_length)
+    m["entity_sentiment"] = evaluate_entities(model, tokenizer, ent_dev, max_length, threshold)
+    return m
+
+
+def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
+    t_start = time.monotonic()
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    loaded = load_model(cfg.init_from)
+    model, tokenizer, spec = loaded.model, loaded.tokenizer, loaded.spec
+    if model.entity_head is None:
+        raise ValueError("[M022] --init-from has no entity head: run --stage entity-head first")
+    backbone = spec.resolve_backbone()
+    base_model = NewsModel.from_backbone(backbone, model.labels)
+    attach_lora(model, FULL_FINETUNE)
+    for n, p in model.named_parameters():
+        if not n.startswith("encoder."):
+            p.requires_grad = True
+    base = {n: p.detach().clone() for n, p in base_model.named_parameters() if n.startswith("encoder.")}
+    base = {n: t for n, t in base.items() if dict(model.named_parameters())[n].requires_grad}
+    del base_model
+    tcfg = TrainConfig(data_dir=cfg.data_dir, out_dir=cfg.out_dir, seed=cfg.seed, max_length=spec.max_length)
+    corpus = build_corpus(cfg.data_dir, cfg.seed, tcfg.dev_fraction, tcfg.ner_dev_fraction)
+    feats = build_features(tcfg, corpus, tokenizer, model.labels)
+    split = entity_split(cfg.data_dir, cfg.seed)
+    held = {strip_links(e.text) for e in corpus.sentiment_dev}
+    ent_train = [e for e in split.train if strip_links(e.text) not in held]
+    index = model.labels.index("sentiment")
+    feats["entity"] = entity_features(tokenizer, ent_train, index, spec.max_length)
+    log.info("continued training: %s", {k: len(v) for k, v in feats.items()})
+
+    losses = {
+        "topic": nn.CrossEntropyLoss(),
+        "sentiment": nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
+        "entity": nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
+        "ner": nn.CrossEntropyLoss(ignore_index=IGNORE),
+    }
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(
+        [
+            {"params": [p for n, p in params if n.startswith("encoder.")], "lr": cfg.lr},
+            {"params": [p for n, p in params if not n.startswith("encoder.")], "lr": cfg.head_lr},
+        ],
+        weight_decay=0.01,
+    )
+    base_lrs = [g["lr"] for g in optim.param_groups]
+    ema = {n: p.detach().clone() for n, p in params}
+    sampler = TaskSampler(feats, cfg.batch_size, 3.0, cfg.seed, boost=dict(cfg.task_sampling))
+    pad_id = int(tokenizer.pad_token_id or 0)
+    deadline = t_start + (cfg.max_minutes - cfg.eval_reserve_minutes) * 60
+    t_train = time.monotonic()
+    step = 0
+    model.train()
+    for step, (task, batch) in enumerate(sampler, start=1):
+        enc = collate([f.tokens for f in batch], pad_id)
+        spans = (
+            torch.tensor([(i, *f.span) for i, f in enumerate(batch)], dtype=torch.long)  # type: ignore[misc]
+            if task == "entity"
+            else None
+        )
+        out = model(enc.input_ids, enc.attention_mask, enc.casing_ids, entity_spans=spans)
+        if task == "ner":
+            width = enc.input_ids.shape[1]
+            tags = torch.tensor([list(f.tags) + [IGNORE] * (width - len(f.tags)) for f in batch])
+            loss = losses["ner"](out.ner_logits.reshape(-1, out.ner_logits.shape[-1]), tags.reshape(-1))
+        else:
+            logits = out.entity_logits if task == "entity" else getattr(out, f"{task}_logits")
+            loss = losses[task](logits, torch.tensor([f.label for f in batch]))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for _, p in params], 1.0)
+        factor = max(0.0, 1.0 - (time.monotonic() - t_train) / max(1.0, deadline - t_train))
+        for g, lr in zip(optim.param_groups, base_lrs, strict=True):
+            g["lr"] = lr * min(1.0, step / 100) * factor
+        optim.step()
+        optim.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for n, p in params:
+                ema[n].mul_(cfg.ema_decay).add_(p.detach(), alpha=1 - cfg.ema_decay)
+        if step % 100 == 0:
+            log.info(
+                "step %d task %s loss %.4f (%.1f min)",
+                step,
+                task,
+                loss.item(),
+                (time.monotonic() - t_start) / 60,
+            )
+        if time.monotonic() > deadline:
+            break
+    model.eval()
+    threshold = spec.entity_abstain_below
+    ent_dev = split.dev
+    raw = _scores(model, tokenizer, corpus, ent_dev, spec.max_length, threshold)
+    with torch.no_grad():
+        for n, p in params:
+            p.copy_(ema[n])
+    averaged = _scores(model, tokenizer, corpus, ent_dev, spec.max_length, threshold)
+    save_checkpoint(model, spec, cfg.out_dir, base=base)
+    report = {
+        "config": cfg.to_dict(),
+        "steps": step,
+        "minutes": round((time.monotonic() - t_start) / 60, 1),
+        "raw": raw,
+        "ema": averaged,
+    }
+    (cfg.out_dir / "continued.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
