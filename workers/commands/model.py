@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Settings
 
@@ -57,7 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     train.add_argument("--data-dir", type=Path, default=None, help="training data (default ../shared/data)")
     train.add_argument(
-        "--max-minutes", type=float, default=None, help="time budget (default 58; entity-head 20)"
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="time budget (default 58; entity-head 20; continue 40)",
     )
     train.add_argument("--seed", type=int, default=None, help="default 13")
     train.add_argument("--steps", type=int, default=None, help="stage all: step upper bound (default 6500)")
@@ -211,14 +214,8 @@ def run_entity_stage(args: argparse.Namespace, settings: Settings) -> int:
 
     from pipeline.model.training.entity_stage import EntityHeadConfig, train_entity_head
 
-    base = EntityHeadConfig(data_dir=Path("."), init_from=Path("."), out_dir=Path("."))
     cfg = EntityHeadConfig(
-        data_dir=(args.data_dir or default_data_dir()).resolve(),
-        init_from=(args.init_from or DEFAULT_CHECKPOINT).resolve(),
-        out_dir=args.out.resolve(),
-        seed=_given(args.seed, base.seed),
-        max_minutes=_given(args.max_minutes, base.max_minutes),
-        threads=_given(args.threads, base.threads),
+        **_stage_fields(args, EntityHeadConfig),
         device=args.device or settings.model_device,
         check_file=ENTITY_CHECK_FILE if ENTITY_CHECK_FILE.is_file() else None,
     )
@@ -235,18 +232,23 @@ def run_continue_stage(args: argparse.Namespace) -> int:
     if args.out.resolve() == DEFAULT_CHECKPOINT.resolve():
         print("finsent train --stage continue: give --out (an experiment never overwrites the shipped model)")
         return 2
-    base = ContinueConfig(data_dir=Path("."), init_from=Path("."), out_dir=Path("."))
-    cfg = ContinueConfig(
-        data_dir=(args.data_dir or default_data_dir()).resolve(),
-        init_from=(args.init_from or DEFAULT_CHECKPOINT).resolve(),
-        out_dir=args.out.resolve(),
-        seed=_given(args.seed, base.seed),
-        max_minutes=_given(args.max_minutes, base.max_minutes),
-        threads=_given(args.threads, base.threads),
-    )
+    cfg = ContinueConfig(**_stage_fields(args, ContinueConfig))
     report = continue_training(cfg)
     print(json.dumps({k: report[k] for k in ("steps", "minutes")} | {"out": str(cfg.out_dir)}))
     return 0
+
+
+def _stage_fields(args: argparse.Namespace, config: type) -> dict[str, Any]:
+    """The fields every stage built on `--init-from` shares; numbers not given take `config`'s defaults."""
+    base = config(data_dir=Path("."), init_from=Path("."), out_dir=Path("."))
+    return {
+        "data_dir": (args.data_dir or default_data_dir()).resolve(),
+        "init_from": (args.init_from or DEFAULT_CHECKPOINT).resolve(),
+        "out_dir": args.out.resolve(),
+        "seed": _given(args.seed, base.seed),
+        "max_minutes": _given(args.max_minutes, base.max_minutes),
+        "threads": _given(args.threads, base.threads),
+    }
 
 
 def _given(value: object, default: object) -> object:
