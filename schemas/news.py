@@ -106,9 +106,9 @@ class SentimentProbs(Contract):
 class EntityMention(Contract):
     """A named entity found in `RawNews.text`; offsets are character offsets into that text.
 
-    `sentiment` is the entity's own (targeted) sentiment from the same forward pass: "Apple
-    beats estimates while Samsung slides" gives Apple positive and Samsung negative. It is
-    `None` where the model abstained (low confidence) or the message predates it (schema
+    `sentiment` is the entity's own (targeted) sentiment from the same forward pass, so a
+    headline about two companies need not give both the same label. It is `None` where the
+    model abstained (low confidence) or the message predates it (schema
     version 1); readers then fall back to the headline's sentiment.
     """
 
