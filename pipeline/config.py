@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     model_quantize: bool = Field(default=False, description="int8 dynamic quantization on CPU")
 
     batch_max_items: int = Field(default=128, ge=1)
-    batch_max_ms: int = Field(default=500, ge=1)
+    batch_max_ms: int = Field(default=200, ge=1)
     batch_max_tokens: int = Field(default=16_384, ge=64)
 
     webhook_secret: SecretStr | None = Field(

@@ -72,7 +72,7 @@ class ModelWorkerConfig:
     topic_enriched: str
     topic_dlq: str
     batch_max_items: int = 128
-    batch_max_ms: int = 500
+    batch_max_ms: int = 200
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
     commit_timeout_s: float = 30.0

@@ -303,9 +303,9 @@ def test_batch_max_ms_closes_a_batch_by_time_not_size(
     predictor: Predictor,
     env_settings: pytest.MonkeyPatch,
 ) -> None:
-    env_settings.setenv("FINSENT_BATCH_MAX_MS", "200")
+    env_settings.setenv("FINSENT_BATCH_MAX_MS", "150")
     worker, consumer = _worker_from_env(kafka_bootstrap, kafka_topics, pg_engine, predictor)
-    assert worker.config.batch_max_items == 128 and worker.config.batch_max_ms == 200
+    assert worker.config.batch_max_items == 128 and worker.config.batch_max_ms == 150
     lone = news_items(1, tag="lone")
     stop = threading.Event()
     runner = threading.Thread(target=worker.run, args=(stop,))
