@@ -106,6 +106,10 @@ class StreamApp:
             stream_wait_empty=False,
             datadir=str(datadir),
             autodiscover=False,
+            # bound here, in the worker's running loop: left lazy, `app.loop` is first read by
+            # whichever thread gets there, and the consumer thread (its own loop) sometimes won,
+            # so `app.start()` awaited a future of another loop
+            loop=asyncio.get_running_loop(),
         )
         self.app.transport.Consumer = ShortFetchConsumer  # type: ignore[misc] # before the consumer exists
         for topic, name, handle in (
