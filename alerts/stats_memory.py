@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from alerts.stats import EPOCH, Aggregate, GroupKey, RuleStats, StatsSpec
-from pipeline.db.mentions import mention_rank, mention_sentiment
+from pipeline.db.mentions import first_mentions
 from pipeline.db.models import Enrichment, Entity
 
 US: timedelta = timedelta(microseconds=1)
@@ -63,22 +63,10 @@ def load_rows(
         .order_by(e.published_at, e.id)
     )
     enrichments, entities = Enrichment.__table__, Entity.__table__
-    sentiment, score = mention_sentiment(enrichments, entities)
-    ranked = (
-        select(
-            n.enrichment_id,
-            n.ticker,
-            sentiment.label("sentiment"),
-            score.label("score"),
-            mention_rank(enrichments, entities, (n.ticker,)).label("mention"),
-        )
-        .join(enrichments, e.id == n.enrichment_id)
-        .where(*where, n.ticker.is_not(None))
-        .subquery("r")
+    firsts = first_mentions(
+        enrichments, entities, (n.ticker,), (n.enrichment_id, n.ticker), (*where, n.ticker.is_not(None))
     )
-    tickers_q = select(ranked.c.enrichment_id, ranked.c.ticker, ranked.c.sentiment, ranked.c.score).where(
-        ranked.c.mention == 1
-    )
+    tickers_q = select(firsts.c.enrichment_id, firsts.c.ticker, firsts.c.sentiment, firsts.c.sentiment_score)
     with engine.connect() as conn:
         tickers: dict[int, dict[str, tuple[bool, float]]] = {}
         for enrichment_id, ticker, ticker_sentiment, ticker_score in conn.execute(tickers_q):

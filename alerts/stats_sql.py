@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select
 
 from alerts.stats import Aggregate, GroupKey, RuleStats, StatsSpec
-from pipeline.db.mentions import mention_rank, mention_sentiment
+from pipeline.db.mentions import first_mentions
 from pipeline.db.models import Enrichment, Entity
 
 Ranges = tuple[tuple[datetime, datetime], ...]
@@ -35,20 +35,9 @@ def aggregates(conn: Connection, spec: StatsSpec, model_version: str, ranges: Ra
     rows: Any
     if spec.by_ticker:
         en = Entity.__table__.alias("en")
-        sentiment, score = mention_sentiment(e, en)
-        ranked = (
-            select(
-                e.c.topic,
-                en.c.ticker,
-                sentiment.label("sentiment"),
-                score.label("sentiment_score"),
-                mention_rank(e, en, (en.c.ticker,)).label("mention"),
-            )
-            .select_from(e.join(en, en.c.enrichment_id == e.c.id))
-            .where(*conditions, en.c.ticker.is_not(None))
-            .subquery("r")
+        rows = first_mentions(
+            e, en, (en.c.ticker,), (e.c.topic, en.c.ticker), (*conditions, en.c.ticker.is_not(None)), "x"
         )
-        rows = select(ranked).where(ranked.c.mention == 1).subquery("x")
         group_cols: list[Any] = [rows.c.topic, rows.c.ticker]
     else:
         rows = select(e.c.topic, e.c.sentiment, e.c.sentiment_score).where(*conditions).subquery("x")

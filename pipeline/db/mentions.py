@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Table, func
+from sqlalchemy import ColumnElement, Subquery, Table, func, select
 
 
 def mention_sentiment(e: Table, en: Table) -> tuple[ColumnElement[str], ColumnElement[float]]:
@@ -28,3 +28,28 @@ def mention_rank(e: Table, en: Table, key: Sequence[ColumnElement[object]]) -> C
     return func.row_number().over(
         partition_by=(e.c.id, *key), order_by=(en.c.start_char, en.c.end_char, en.c.label, en.c.id)
     )
+
+
+def first_mentions(
+    e: Table,
+    en: Table,
+    key: Sequence[ColumnElement[object]],
+    columns: Sequence[ColumnElement[object]],
+    where: Sequence[ColumnElement[bool]],
+    name: str = "m",
+) -> Subquery:
+    """One row per (article, `key`) among the mentions matching `where`: `columns`, plus the
+    `sentiment` and `sentiment_score` of the first mention (`mention_sentiment`)."""
+    sentiment, score = mention_sentiment(e, en)
+    ranked = (
+        select(
+            *columns,
+            sentiment.label("sentiment"),
+            score.label("sentiment_score"),
+            mention_rank(e, en, key).label("mention"),
+        )
+        .select_from(e.join(en, en.c.enrichment_id == e.c.id))
+        .where(*where)
+        .subquery(f"{name}_ranked")
+    )
+    return select(*(c for c in ranked.c if c.name != "mention")).where(ranked.c.mention == 1).subquery(name)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, case, func, literal, select
 
-from pipeline.db.mentions import mention_rank, mention_sentiment
+from pipeline.db.mentions import first_mentions
 from pipeline.db.models import Enrichment, Entity
 from pipeline.read.figures import change
 from pipeline.read.models import EntityFigures
@@ -38,26 +38,12 @@ def top_entities(
     window_start = as_of - window
     baseline_start = window_start - baseline
     key = case((en.c.ticker.is_not(None), en.c.ticker), else_=en.c.label + literal(":") + func.lower(en.c.text))
-    sentiment, score = mention_sentiment(e, en)
     conditions = [e.c.model_version == model_version, e.c.published_at >= baseline_start, e.c.published_at < as_of]
     if tickers_only:
         conditions.append(en.c.ticker.is_not(None))
-    ranked = (
-        select(
-            key.label("key"),
-            en.c.ticker,
-            en.c.text,
-            en.c.label,
-            sentiment.label("sentiment"),
-            score.label("score"),
-            e.c.published_at,
-            mention_rank(e, en, (key,)).label("mention"),
-        )
-        .select_from(e.join(en, en.c.enrichment_id == e.c.id))
-        .where(*conditions)
-        .subquery("r")
+    mentions = first_mentions(
+        e, en, (key,), (key.label("key"), en.c.ticker, en.c.text, en.c.label, e.c.published_at), conditions
     )
-    mentions = select(ranked).where(ranked.c.mention == 1).subquery("m")
     m = mentions.c
     in_window = m.published_at >= window_start
     in_baseline = m.published_at < window_start
@@ -73,10 +59,10 @@ def top_entities(
             func.max(m.label).label("label"),
             count.label("count"),
             negative.label("negative"),
-            func.avg(m.score).filter(in_window).label("mean"),
+            func.avg(m.sentiment_score).filter(in_window).label("mean"),
             func.count().filter(in_baseline).label("b_count"),
             func.count().filter(and_(in_baseline, m.sentiment == "negative")).label("b_negative"),
-            func.avg(m.score).filter(in_baseline).label("b_mean"),
+            func.avg(m.sentiment_score).filter(in_baseline).label("b_mean"),
         )
         .group_by(m.key)
         .having(count >= min_count)
