@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures import sample_counts as sample
 from tests.fixtures.analyst_app import AnalystApp, serve_analyst_app
 from tests.fixtures.analyst_data import XSS_TITLE
 from tests.fixtures.browser import VIEWPORT, screenshot_dir
@@ -109,7 +110,7 @@ def _api(base: str, token: str, path: str, **params: Any) -> Any:
 def test_demo_summary_has_a_login_link_and_a_read_token(demo: dict[str, Any]) -> None:
     base = demo["dashboard_url"].split("/login?token=")[0]
     assert demo["dashboard_url"].startswith("http://127.0.0.1:") and "/login?token=fst_" in demo["dashboard_url"]
-    assert demo["ingested"] == 63 and demo["alerts_fired"] >= 1
+    assert demo["ingested"] == sample.INGESTED and demo["alerts_fired"] >= 1
     assert _api(base, demo["api_token"], "/v1/topics")["topics"]
     refused = httpx.post(
         f"{base}/v1/silences", json={"matchers": {"topic": "Macro"}}, headers={"Authorization": f"Bearer {demo['api_token']}"}

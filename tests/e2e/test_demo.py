@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import sample_counts as sample
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -29,10 +31,9 @@ def test_demo_runs_the_whole_path_and_its_counts_reconcile(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    # the bundled sample: 63 lines, 5 duplicates (3 exact, 2 same title), 2 invalid items
-    assert summary["ingested"] == 63
-    assert summary["deduplicated"] == 5 and summary["dlq"] == 2
-    assert summary["enriched"] == 56
+    assert summary["ingested"] == sample.INGESTED
+    assert summary["deduplicated"] == sample.DEDUPLICATED and summary["dlq"] == sample.DLQ
+    assert summary["enriched"] == sample.PRODUCED
     assert summary["ingested"] == summary["enriched"] + summary["deduplicated"] + summary["dlq"]
     assert summary["alerts_fired"] >= 1
     assert summary["webhooks_delivered"] >= summary["alerts_fired"]

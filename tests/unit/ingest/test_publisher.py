@@ -11,6 +11,7 @@ from pipeline.ingest.samples import NEWS_JSONL
 from pipeline.ingest.sources.records import SourceRecord, parse_json_line
 from pipeline.kafka.produce import ProduceError
 from schemas import DeadLetter, RawNews, decode
+from tests.fixtures import sample_counts as sample
 from tests.unit.ingest.fakes import NOW, FakeProducer, on
 
 
@@ -135,12 +136,12 @@ def test_sample_file_counts_reconcile_and_metrics(producer: FakeProducer) -> Non
     outcomes = pub.publish_records(records, source="samples")
     counts = pub.counts
     assert len(outcomes) == counts.ingested == counts.produced + counts.deduplicated + counts.dlq
-    assert counts == IngestCounts(ingested=63, produced=56, deduplicated=5, dlq=2)
-    assert len(on(producer, "raw")) == 56 and len(on(producer, "dlq")) == 2
+    assert counts == IngestCounts(**{k: v for k, v in sample.COUNTS.items() if k != "rejected"})
+    assert len(on(producer, "raw")) == sample.PRODUCED and len(on(producer, "dlq")) == sample.DLQ
     value = registry.get_sample_value
-    assert value("finsent_ingest_seen_total", {"source": "samples"}) == 63
-    assert value("finsent_ingest_produced_total", {"source": "samples"}) == 56
-    assert value("finsent_ingest_deduplicated_total", {"kind": "duplicate_id"}) == 3
+    assert value("finsent_ingest_seen_total", {"source": "samples"}) == sample.INGESTED
+    assert value("finsent_ingest_produced_total", {"source": "samples"}) == sample.PRODUCED
+    assert value("finsent_ingest_deduplicated_total", {"kind": "duplicate_id"}) == sample.DUPLICATE_IDS
     assert value("finsent_ingest_deduplicated_total", {"kind": "duplicate_title"}) == 2
     assert value("finsent_ingest_dlq_total", {"error_type": "InvalidItem"}) == 2
 
@@ -153,3 +154,7 @@ def test_log_lines_carry_the_news_id(producer: FakeProducer, caplog: pytest.LogC
     pub.submit(b"1", item, source="t")
     records = [r for r in caplog.records if r.name == "pipeline.ingest.publisher"]
     assert records and all(getattr(r, "news_id", None) == first.news_id for r in records)
+
+
+def test_the_sample_file_has_the_lines_the_tests_count() -> None:
+    assert len(NEWS_JSONL.read_bytes().splitlines()) == sample.INGESTED
