@@ -17,10 +17,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Select, func, select
 
 from alerts.silences import Silence
-from pipeline.db.models import AlertEventRow, AlertEvidence, AlertStateRow, Enrichment, WebhookDelivery
-from pipeline.read.articles import articles_by_enrichment
+from pipeline.db.mentions import first_mentions
+from pipeline.db.models import (
+    AlertEventRow,
+    AlertEvidence,
+    AlertStateRow,
+    Enrichment,
+    Entity,
+    WebhookDelivery,
+)
+from pipeline.read.articles import articles_by_enrichment, articles_towards
 from pipeline.read.cursor import Keyset, filters_digest
-from pipeline.read.models import ArticleOut
+from pipeline.read.models import ArticleOut, TowardsOut
 
 MAX_EVIDENCE = 200
 """Evidence articles listed with an event (most negative first); `evidence_count` has them all."""
@@ -144,6 +152,9 @@ def evidence(conn: Connection, event: AlertEventOut) -> tuple[str | None, int, l
         return None, 0, []
     ae, e = AlertEvidence.__table__, Enrichment.__table__
     count = int(conn.scalar(select(func.count()).where(ae.c.event_id == source)) or 0)
+    ticker = event.labels.get("ticker")
+    if ticker is not None:
+        return source, count, ticker_evidence(conn, source, str(ticker))
     ids = conn.scalars(
         select(ae.c.enrichment_id)
         .join(e, e.c.id == ae.c.enrichment_id)
@@ -152,6 +163,32 @@ def evidence(conn: Connection, event: AlertEventOut) -> tuple[str | None, int, l
         .limit(MAX_EVIDENCE)
     ).all()
     return source, count, articles_by_enrichment(conn, list(ids))
+
+
+def ticker_evidence(conn: Connection, source: str, ticker: str) -> list[ArticleOut]:
+    """A per-ticker alert's articles with the sentiment towards `ticker` that the rule counted
+    (`pipeline.db.mentions`), most negative towards it first."""
+    ae, e, en = AlertEvidence.__table__, Enrichment.__table__, Entity.__table__
+    recorded = select(ae.c.enrichment_id).where(ae.c.event_id == source)
+    m = first_mentions(
+        e,
+        en,
+        (en.c.ticker,),
+        (e.c.id.label("enrichment_id"), e.c.published_at, en.c.sentiment.label("own")),
+        (e.c.id.in_(recorded), en.c.ticker == ticker),
+    ).c
+    rows = conn.execute(
+        select(m.enrichment_id, m.sentiment, m.sentiment_score, m.own)
+        .order_by((m.sentiment == "negative").desc(), m.sentiment_score, m.published_at.desc(), m.enrichment_id.desc())
+        .limit(MAX_EVIDENCE)
+    ).all()
+    towards = {
+        r.enrichment_id: TowardsOut(
+            ticker=ticker, sentiment=r.sentiment, sentiment_score=float(r.sentiment_score), own=r.own is not None
+        )
+        for r in rows
+    }
+    return articles_towards(conn, towards)
 
 
 def events_of_alert(conn: Connection, fingerprint: str, limit: int = 50) -> list[AlertEventOut]:

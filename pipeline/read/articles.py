@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from pipeline.db.models import Article, Enrichment, Entity
 from pipeline.read.cursor import Keyset, filters_digest
-from pipeline.read.models import ArticleDetail, ArticleOut, EnrichmentOut, EntityOut
+from pipeline.read.models import ArticleDetail, ArticleOut, EnrichmentOut, EntityOut, TowardsOut
 from pipeline.read.search import matching_articles
 
 MAX_LIMIT = 200
@@ -69,6 +69,18 @@ def articles_by_enrichment(conn: Connection, enrichment_ids: Sequence[int]) -> l
     query = _select_articles().where(e.c.id.in_(list(enrichment_ids)))
     rows = conn.execute(query.order_by(e.c.p_negative.desc(), e.c.published_at.desc(), e.c.id.desc())).all()
     return _with_entities(conn, rows)
+
+
+def articles_towards(conn: Connection, towards: Mapping[int, TowardsOut]) -> list[ArticleOut]:
+    """The articles of these enrichments in the mapping's order, each with its sentiment towards a ticker."""
+    e = Enrichment.__table__
+    rows = conn.execute(_select_articles().where(e.c.id.in_(list(towards)))).all() if towards else []
+    by_id = {a.enrichment_id: a for a in rows}
+    ordered = [by_id[i] for i in towards if i in by_id]
+    return [
+        a.model_copy(update={"towards": towards[r.enrichment_id]})
+        for a, r in zip(_with_entities(conn, ordered), ordered, strict=True)
+    ]
 
 
 def article_detail(conn: Connection, news_id: str) -> ArticleDetail | None:

@@ -24,6 +24,15 @@ class EntityOut(_Out):
     sentiment_score: float | None = Field(default=None, description="P(positive) - P(negative) towards the entity")
 
 
+class TowardsOut(_Out):
+    """An article's sentiment towards one ticker, as per-ticker rules count it."""
+
+    ticker: str
+    sentiment: str = Field(description="the entity's own at its first mention, else the article's")
+    sentiment_score: float
+    own: bool = Field(description="true: the model's sentiment towards the entity; false: the article's (abstained)")
+
+
 class ArticleOut(_Out):
     """An article as one model version saw it (one enrichment), with its entities."""
 
@@ -42,6 +51,9 @@ class ArticleOut(_Out):
     p_positive: float
     sentiment_score: float = Field(description="P(positive) - P(negative)")
     entities: list[EntityOut]
+    towards: TowardsOut | None = Field(
+        default=None, description="in the evidence of an alert grouped by ticker: the sentiment it counted"
+    )
 
 
 class EnrichmentOut(_Out):

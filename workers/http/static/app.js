@@ -130,7 +130,14 @@
       sentiment(a.sentiment),
       headline,
       el("span", { class: "sub" }, `${a.source} · ${a.topic} · P(neg) ${pct(a.p_negative)} · score ${score(a.sentiment_score)} `, entityChips(a.entities)),
+      a.towards ? towardsLine(a.towards) : null,
     );
+  }
+  // in a per-ticker alert's evidence: the sentiment towards the ticker that the rule counted
+  function towardsLine(t) {
+    const basis = t.own ? "its own mention" : "the headline's (the model abstained on the entity)";
+    return el("span", { class: "sub towards", title: `counted for ${t.ticker}: ${basis}` },
+      `towards ${t.ticker}: `, sentiment(t.sentiment), ` score ${score(t.sentiment_score)}${t.own ? "" : " · headline's"}`);
   }
   function eventItem(e) {
     return el(
