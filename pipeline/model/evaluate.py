@@ -119,9 +119,33 @@ def evaluate_entities(
     index = {n: i for i, n in enumerate(model.labels.sentiment)}
     known = [e for e in examples if e.label in index]
     found = entity_pass(model, tokenizer, known, max_length)
-    return entity_metrics(
-        [index[e.label] for e in known], head_probs(model.entity_head, found), found.headline, abstain_below
-    )
+    gold, probs = [index[e.label] for e in known], head_probs(model.entity_head, found)
+    metrics = entity_metrics(gold, probs, found.headline, abstain_below)
+    for name, mask in contrast_masks(known).items():
+        if mask.any():
+            sub = entity_metrics(
+                np.asarray(gold)[mask].tolist(), probs[mask], found.headline[mask], abstain_below
+            )
+            metrics |= {f"{name}_{k}": sub[k] for k in ("accuracy", "macro_f1", "baseline_accuracy", "n")}
+    return metrics
+
+
+def contrast_masks(examples: Sequence[EntityExample]) -> dict[str, np.ndarray]:
+    """Entities whose text holds entities of other gold labels: `mixed` (any two labels differ) and
+    `opposite` (a positive and a negative one, "X rallies as Y slumps") - where the headline's label
+    cannot be right for every entity."""
+    labels: dict[str, set[str]] = {}
+    for e in examples:
+        labels.setdefault(e.text, set()).add(e.label)
+    return {
+        "mixed": np.array([len(labels[e.text]) > 1 for e in examples], dtype=bool),
+        "opposite": np.array([{"positive", "negative"} <= labels[e.text] for e in examples], dtype=bool),
+    }
+
+
+def mixed_mask(examples: Sequence[EntityExample]) -> np.ndarray:
+    """True for entities whose text has entities of different gold labels."""
+    return contrast_masks(examples)["mixed"]
 
 
 def load_labelled(path: Path, task: str) -> list[TextExample] | list[TaggedExample]:

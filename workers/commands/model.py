@@ -82,6 +82,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="LoRA rank on every encoder linear layer, merged at load (default 0: full fine-tune delta)",
     )
     train.add_argument("--lora-alpha", type=int, default=None, help="LoRA alpha (default 2 x rank)")
+    train.add_argument(
+        "--layer-decay",
+        type=float,
+        default=None,
+        help="continue: layer-wise LR decay, each encoder layer down trains at this share of the one above (default 1)",
+    )
+    train.add_argument(
+        "--mixed-repeat",
+        type=int,
+        default=None,
+        help="continue: times per epoch an entity example from a text whose entities disagree is seen (default 1)",
+    )
     train.set_defaults(handler=run_train)
 
     ev = subparsers.add_parser("evaluate", help="per-task metrics of a checkpoint on a labelled file")
@@ -232,7 +244,12 @@ def run_continue_stage(args: argparse.Namespace) -> int:
     if args.out.resolve() == DEFAULT_CHECKPOINT.resolve():
         print("finsent train --stage continue: give --out (an experiment never overwrites the shipped model)")
         return 2
-    cfg = ContinueConfig(**_stage_fields(args, ContinueConfig))
+    base = ContinueConfig(data_dir=Path("."), init_from=Path("."), out_dir=Path("."))
+    cfg = ContinueConfig(
+        **_stage_fields(args, ContinueConfig),
+        layer_decay=_given(args.layer_decay, base.layer_decay),  # type: ignore[arg-type]
+        mixed_repeat=_given(args.mixed_repeat, base.mixed_repeat),  # type: ignore[arg-type]
+    )
     report = continue_training(cfg)
     print(json.dumps({k: report[k] for k in ("steps", "minutes")} | {"out": str(cfg.out_dir)}))
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from pipeline.model.checkpoint import FULL_FINETUNE, attach_lora, load_model, save_checkpoint
-from pipeline.model.evaluate import evaluate_entities
+from pipeline.model.evaluate import evaluate_entities, mixed_mask
 from pipeline.model.network import NewsModel
 from pipeline.model.predictor import token_span
 from pipeline.model.text import strip_links
@@ -34,6 +35,7 @@ from pipeline.model.training.sampler import TaskSampler
 from pipeline.model.training.trainer import build_features, dev_metrics
 
 log = logging.getLogger(__name__)
+_LAYER = re.compile(r"\.layers?\.(\d+)\.")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class ContinueConfig:
     )
     threads: int = 1
     eval_reserve_minutes: float = 5.0
+    layer_decay: float = 1.0  # encoder layer k of L trains at lr * layer_decay ** (L - k); 1 = flat
+    mixed_repeat: int = 1  # entity examples from texts whose entities disagree, seen this many times
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
@@ -72,6 +76,32 @@ def entity_features(
         if span is not None:
             out.append(Feature(t, label=index[e.label], span=span))
     return out
+
+
+def with_mixed_repeated(examples: list[Any], repeat: int) -> list[Any]:
+    """`examples` plus `repeat - 1` more copies of those whose text has entities of different labels."""
+    mixed = [e for e, m in zip(examples, mixed_mask(examples), strict=True) if m]
+    return examples + mixed * max(0, repeat - 1)
+
+
+def encoder_depth(name: str, layers: int) -> int:
+    """0 for the embeddings, k + 1 for transformer layer k, `layers + 1` above the encoder stack."""
+    match = _LAYER.search(name)
+    if match:
+        return int(match.group(1)) + 1
+    return 0 if "embeddings" in name else layers + 1
+
+
+def layerwise_groups(
+    params: list[tuple[str, nn.Parameter]], layers: int, lr: float, head_lr: float, decay: float
+) -> list[dict[str, Any]]:
+    """AdamW groups: heads at `head_lr`; encoder parameters at `lr * decay ** (layers + 1 - depth)`, so
+    lower layers (general language) move less than the top ones (layer-wise LR decay)."""
+    by_lr: dict[float, list[nn.Parameter]] = {}
+    for n, p in params:
+        rate = lr * decay ** (layers + 1 - encoder_depth(n, layers)) if n.startswith("encoder.") else head_lr
+        by_lr.setdefault(rate, []).append(p)
+    return [{"params": ps, "lr": rate} for rate, ps in sorted(by_lr.items())]
 
 
 def _scores(
@@ -106,7 +136,9 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
     held = {strip_links(e.text) for e in corpus.sentiment_dev}
     ent_train = [e for e in split.train if strip_links(e.text) not in held]
     index = model.labels.index("sentiment")
-    feats["entity"] = entity_features(tokenizer, ent_train, index, spec.max_length)
+    feats["entity"] = entity_features(
+        tokenizer, with_mixed_repeated(ent_train, cfg.mixed_repeat), index, spec.max_length
+    )
     log.info("continued training: %s", {k: len(v) for k, v in feats.items()})
 
     losses = {
@@ -117,10 +149,7 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
     }
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     optim = torch.optim.AdamW(
-        [
-            {"params": [p for n, p in params if n.startswith("encoder.")], "lr": cfg.lr},
-            {"params": [p for n, p in params if not n.startswith("encoder.")], "lr": cfg.head_lr},
-        ],
+        layerwise_groups(params, model.encoder.config.num_hidden_layers, cfg.lr, cfg.head_lr, cfg.layer_decay),
         weight_decay=0.01,
     )
     base_lrs = [g["lr"] for g in optim.param_groups]
