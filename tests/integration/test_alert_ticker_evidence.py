@@ -29,12 +29,23 @@ def test_evidence_of_a_ticker_alert_is_ordered_by_the_sentiment_towards_it(pg_en
     with pg_engine.begin() as conn:
         conn.execute(
             insert(AlertEventRow).values(
-                event_id="ev-acme", fingerprint="f", rule="neg-ticker", topic="Earnings", status="firing",
-                window_start=at, window_end=NOW0, labels={"ticker": "ACME"}, started_at=NOW0, emitted_at=NOW0,
+                event_id="ev-acme",
+                fingerprint="f",
+                rule="neg-ticker",
+                topic="Earnings",
+                status="firing",
+                window_start=at,
+                window_end=NOW0,
+                labels={"ticker": "ACME"},
+                started_at=NOW0,
+                emitted_at=NOW0,
             )
         )
         rows = conn.execute(select(Enrichment.id, Enrichment.news_id).order_by(Enrichment.id).limit(3)).all()
-        conn.execute(insert(AlertEvidence), [{"event_id": "ev-acme", "enrichment_id": i, "news_id": n} for i, n in rows])
+        conn.execute(
+            insert(AlertEvidence),
+            [{"event_id": "ev-acme", "enrichment_id": i, "news_id": n} for i, n in rows],
+        )
     with pg_engine.connect() as conn:
         articles = ticker_evidence(conn, "ev-acme", "ACME")
     towards = [(a.title, a.sentiment, a.towards) for a in articles]

@@ -40,11 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     train.add_argument(
         "--stage",
-        choices=("all", "entity-head", "continue"),
+        choices=("all", "entity-head", "continue", "promote"),
         default="all",
         help="all (default): the joint three-head model from the backbone; entity-head: freeze "
         "--init-from and train only the entity-sentiment head on cached encoder states; continue "
-        "(experiment): fine-tune --init-from further on all four tasks with EMA and label smoothing",
+        "(experiment): fine-tune --init-from further on all four tasks with EMA and label smoothing; promote: "
+        "re-compute every figure of a continue result (--out) and write its card (parent: --init-from)",
     )
     train.add_argument(
         "--init-from",
@@ -198,6 +199,8 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         return run_entity_stage(args, settings)
     if args.stage == "continue":
         return run_continue_stage(args)
+    if args.stage == "promote":
+        return run_promote_stage(args)
     from pipeline.model.training.config import TrainConfig
     from pipeline.model.training.trainer import train
 
@@ -252,6 +255,40 @@ def run_continue_stage(args: argparse.Namespace) -> int:
     )
     report = continue_training(cfg)
     print(json.dumps({k: report[k] for k in ("steps", "minutes")} | {"out": str(cfg.out_dir)}))
+    return 0
+
+
+def run_promote_stage(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.model.training.continued import ContinueConfig
+    from pipeline.model.training.promote import PromoteConfig, promote
+
+    fields = _stage_fields(args, ContinueConfig)
+    if fields["out_dir"] == DEFAULT_CHECKPOINT.resolve() or not (fields["out_dir"] / "continued.json").is_file():
+        print("finsent train --stage promote: give --out, the directory a --stage continue run wrote")
+        return 2
+    cfg = PromoteConfig(
+        data_dir=fields["data_dir"],
+        checkpoint=fields["out_dir"],
+        parent_card=fields["init_from"] / "model_card.json",
+        seed=fields["seed"],
+        threads=fields["threads"],
+        check_file=ENTITY_CHECK_FILE if ENTITY_CHECK_FILE.is_file() else None,
+    )
+    card = promote(cfg)
+    dev, ent = card["dev_metrics"], card["entity_sentiment"]["dev"]
+    print(
+        json.dumps(
+            {
+                "model_version": card["model_version"],
+                "topic_accuracy": dev["topic"]["accuracy"],
+                "sentiment_accuracy": dev["sentiment"]["accuracy"],
+                "ner_eng_testa_f1": card["ner_eng_testa"]["f1"],
+                "entity": {k: v for k, v in ent.items() if "accuracy" in k or k == "coverage"},
+            }
+        )
+    )
     return 0
 
 

@@ -124,6 +124,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "- Sentiment scores (SemEval-2017, FiQA) bucketed: negative <= -0.1, positive >= 0.1, else neutral.",
         f"- Trained {card['training']['steps_run']} steps (best {card['training']['best_step']}) in "
         f"{card['training']['wall_minutes']} min on {card['training']['device']}; seed {hp['seed']}.",
+        *continued_markdown(card),
         "",
         "## Dev-split metrics (own stratified split after link-stripped de-duplication)",
         "",
@@ -176,8 +177,13 @@ def entity_markdown(card: dict[str, Any]) -> list[str]:
         "## Entity sentiment (fourth output)",
         "",
         f"Head: {ent['head']}. Trained by `finsent train --stage entity-head` on the frozen checkpoint "
-        f"`{ent['stage'].get('parent_model_version')}` (encoder and the three other heads unchanged, so "
-        "their figures above and below are those of that checkpoint).",
+        f"`{ent['stage'].get('parent_model_version')}`"
+        + (
+            ", then fine-tuned with the encoder and the other heads (`--stage continue`, above)."
+            if "continued" in card
+            else " (encoder and the three other heads unchanged, so their figures above and below are "
+            "those of that checkpoint)."
+        ),
         "",
         f"Dev: {split['dev']} entities in {split['dev_headlines']} SEntFiN headlines held out whole, none "
         "of them in the shipped model's sentiment train split; scored on the gold entity span. Train: "
@@ -194,6 +200,7 @@ def entity_markdown(card: dict[str, Any]) -> list[str]:
             {"accuracy": d["baseline_accuracy"], "macro_f1": d["baseline_macro_f1"], "n": d["n"]},
             ("accuracy", "macro_f1", "ece"),
         ),
+        *contrast_rows(d),
         "",
         f"Abstain rule: {ent['abstain_rule']}. Coverage {d['coverage']:.4f}, accuracy on covered "
         f"{d['accuracy_covered']:.4f}.",
@@ -222,3 +229,31 @@ def entity_markdown(card: dict[str, Any]) -> list[str]:
             "",
         ]
     return lines
+
+
+def contrast_rows(d: dict[str, float]) -> list[str]:
+    """Rows for the entities of headlines whose entities disagree (`mixed`) or pull opposite ways."""
+    rows = []
+    for name, what in (("mixed", "entities disagree"), ("opposite", "a positive and a negative entity")):
+        if f"{name}_n" in d:
+            n = d[f"{name}_n"]
+            rows.append(_row(f"headlines where {what}: entity head", {"accuracy": d[f"{name}_accuracy"],
+                             "macro_f1": d[f"{name}_macro_f1"], "n": n}, ("accuracy", "macro_f1", "ece")))
+            rows.append(_row(f"headlines where {what}: baseline", {"accuracy": d[f"{name}_baseline_accuracy"],
+                             "n": n}, ("accuracy", "macro_f1", "ece")))
+    return rows
+
+
+def continued_markdown(card: dict[str, Any]) -> list[str]:
+    """The line saying the checkpoint was fine-tuned further, and how."""
+    c = card.get("continued")
+    if not c:
+        return []
+    cfg = c["config"]
+    return [
+        f"- Then fine-tuned further from `{c['parent_model_version']}` by `finsent train --stage continue` "
+        f"({c['steps']} steps, {c['wall_minutes']} min; encoder LR {cfg['lr']} with layer-wise decay "
+        f"{cfg.get('layer_decay', 1.0)}, heads {cfg['head_lr']}, label smoothing {cfg['label_smoothing']}, "
+        f"mixed-label headlines x{cfg.get('mixed_repeat', 1)}, {c['weights']}); every figure below is "
+        "re-computed from this checkpoint (`--stage promote`).",
+    ]

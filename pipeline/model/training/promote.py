@@ -1,0 +1,132 @@
+"""`finsent train --stage promote`: make a `--stage continue` result a shippable checkpoint.
+
+The continued stage changes the encoder, so every figure of the parent's card is stale. This stage
+re-chooses the entity abstain threshold on the entity dev split (same rule as the entity-head
+stage), re-computes every figure from the checkpoint as saved (dev per source, CoNLL eng.testa,
+int8, entity sentiment with its contrast subsets, the CI check subset, the fourth output's cost)
+and writes the card: the parent's, with these figures, the new version id and a `continued` section
+(the stage's config, steps and its dev report, and the parent's version).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline.model.backbone import sha256_file
+from pipeline.model.checkpoint import CheckpointSpec, load_model
+from pipeline.model.evaluate import evaluate_entities, evaluate_file, head_probs
+from pipeline.model.inference import entity_pass
+from pipeline.model.predictor import Predictor
+from pipeline.model.throughput import outputs_cost
+from pipeline.model.training.card import adapter_info, model_version, render_markdown
+from pipeline.model.training.config import TrainConfig
+from pipeline.model.training.data import build_corpus
+from pipeline.model.training.entities import entity_split
+from pipeline.model.training.entity_stage import choose_threshold, floor4
+from pipeline.model.training.trainer import final_metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PromoteConfig:
+    data_dir: Path
+    checkpoint: Path  # the `--stage continue` output dir (holds continued.json); the card is written here
+    parent_card: Path  # the model_card.json of the checkpoint the stage started from
+    seed: int = 13
+    threads: int = 1
+    target_accuracy: float = 0.9  # abstain rule, as in the entity-head stage
+    min_coverage: float = 0.8
+    check_file: Path | None = None
+
+
+def entity_threshold(cfg: PromoteConfig, dev: list[Any]) -> float:
+    """The abstain threshold of the entity-head stage's rule, on this checkpoint's dev probabilities."""
+    loaded = load_model(cfg.checkpoint)
+    index = {n: i for i, n in enumerate(loaded.model.labels.sentiment)}
+    found = entity_pass(loaded.model, loaded.tokenizer, dev, loaded.spec.max_length)
+    gold = np.array([index[e.label] for e in dev])
+    probs = head_probs(loaded.model.entity_head, found)  # type: ignore[arg-type]
+    return floor4(choose_threshold(probs, gold, cfg.target_accuracy, cfg.min_coverage))
+
+
+def promote(cfg: PromoteConfig) -> dict[str, Any]:
+    """Re-compute the card of `cfg.checkpoint`; returns it."""
+    t_start = time.monotonic()
+    torch.set_num_threads(cfg.threads)
+    parent = json.loads(cfg.parent_card.read_text())
+    report = json.loads((cfg.checkpoint / "continued.json").read_text())
+    split = entity_split(cfg.data_dir, cfg.seed)
+    threshold = entity_threshold(cfg, split.dev)
+    spec_path = cfg.checkpoint / "spec.json"
+    spec_dict = json.loads(spec_path.read_text()) | {"entity_abstain_below": threshold}
+    spec_path.write_text(json.dumps(spec_dict, indent=2) + "\n")
+
+    loaded = load_model(cfg.checkpoint)
+    max_length = loaded.spec.max_length
+    tcfg = TrainConfig(data_dir=cfg.data_dir, out_dir=cfg.checkpoint, seed=cfg.seed, max_length=max_length)
+    corpus = build_corpus(cfg.data_dir, cfg.seed, tcfg.dev_fraction, tcfg.ner_dev_fraction)
+    final = final_metrics(tcfg, corpus)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    ent = dict(parent["entity_sentiment"])
+    ent["dev"] = evaluate_entities(model, tokenizer, split.dev, max_length, threshold)
+    ent["abstain_rule"] = (
+        f"entity sentiment is None when its top probability < {threshold} (lowest threshold reaching "
+        f"{cfg.target_accuracy} covered dev accuracy, coverage kept >= {cfg.min_coverage})"
+    )
+    if cfg.check_file is not None:
+        ent["check_subset"] = {
+            "file": cfg.check_file.name,
+            "sha256": sha256_file(cfg.check_file),
+            "metrics": evaluate_file(
+                model, tokenizer, cfg.check_file, "entity_sentiment", max_length, threshold
+            ),
+        }
+    ent["throughput"] = {
+        **outputs_cost(
+            Predictor(loaded, device="cpu"), [e.text for e in split.dev[:512]], rounds=7
+        ).as_dict(),
+        "threads": cfg.threads,
+        "note": "Predictor.predict on 512 dev headlines, fp32 CPU, same texts and batches, best of 7 interleaved rounds",
+    }
+    card = {
+        **parent,
+        "model_version": model_version(cfg.checkpoint),
+        "adapter": adapter_info(cfg.checkpoint, CheckpointSpec.from_dict(spec_dict)),
+        "dev_metrics": final["dev"],
+        "ner_eng_testa": final["ner_testa"],
+        "int8_cpu": final["int8"],
+        "entity_sentiment": ent,
+        "continued": {
+            "parent_model_version": parent["model_version"],
+            "config": report["config"] | {"data_dir": "../shared/data", "out_dir": cfg.checkpoint.name},
+            "steps": report["steps"],
+            "wall_minutes": report["minutes"],
+            "weights": "EMA of the weights (the stage saves the average; its raw weights' figures are below)",
+            "stage_dev": {"raw": _headline(report["raw"]), "ema": _headline(report["ema"])},
+            "promote_minutes": round((time.monotonic() - t_start) / 60, 1),
+        },
+    }
+    (cfg.checkpoint / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    (cfg.checkpoint / "model_card.md").write_text(render_markdown(card))
+    return card
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, float]:
+    """The figures the ship rule compares, from a continued.json report."""
+    ent = metrics["entity_sentiment"]
+    return {
+        "topic_accuracy": metrics["topic"]["accuracy"],
+        "sentiment_accuracy": metrics["sentiment"]["accuracy"],
+        "ner_dev_f1": metrics["ner"]["f1"],
+        "entity_accuracy": ent["accuracy"],
+        **{k: ent[k] for k in ("mixed_accuracy", "opposite_accuracy") if k in ent},
+    }
