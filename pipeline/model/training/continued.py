@@ -30,7 +30,7 @@ from pipeline.model.tokens import collate, tokenize
 from pipeline.model.training.config import TrainConfig
 from pipeline.model.training.data import build_corpus
 from pipeline.model.training.entities import entity_split
-from pipeline.model.training.features import IGNORE, Feature
+from pipeline.model.training.features import IGNORE, Feature, text_features
 from pipeline.model.training.sampler import TaskSampler
 from pipeline.model.training.trainer import build_features, dev_metrics
 
@@ -60,6 +60,8 @@ class ContinueConfig:
     eval_reserve_minutes: float = 5.0
     layer_decay: float = 1.0  # encoder layer k of L trains at lr * layer_decay ** (L - k); 1 = flat
     mixed_repeat: int = 1  # entity examples from texts whose entities disagree, seen this many times
+    # headline-sentiment examples of these sources seen this many times (formal news: sentfin, fiqa_task1, ...)
+    sentiment_source_repeat: tuple[tuple[str, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
@@ -132,6 +134,10 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
     tcfg = TrainConfig(data_dir=cfg.data_dir, out_dir=cfg.out_dir, seed=cfg.seed, max_length=spec.max_length)
     corpus = build_corpus(cfg.data_dir, cfg.seed, tcfg.dev_fraction, tcfg.ner_dev_fraction)
     feats = build_features(tcfg, corpus, tokenizer, model.labels)
+    if cfg.sentiment_source_repeat:
+        repeat = dict(cfg.sentiment_source_repeat)
+        weighted = [e for e in corpus.sentiment_train for _ in range(repeat.get(e.source, 1))]
+        feats["sentiment"] = text_features(tokenizer, weighted, model.labels.index("sentiment"), spec.max_length)
     split = entity_split(cfg.data_dir, cfg.seed)
     held = {strip_links(e.text) for e in corpus.sentiment_dev}
     ent_train = [e for e in split.train if strip_links(e.text) not in held]
