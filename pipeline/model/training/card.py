@@ -249,11 +249,20 @@ def continued_markdown(card: dict[str, Any]) -> list[str]:
     c = card.get("continued")
     if not c:
         return []
-    cfg = c["config"]
+    runs = [*c.get("earlier_runs", []), {"config": c["config"], "steps": c["steps"], "minutes": c["wall_minutes"]}]
+    described = "; then ".join(_continued_run(r) for r in runs)
     return [
-        f"- Then fine-tuned further from `{c['parent_model_version']}` by `finsent train --stage continue` "
-        f"({c['steps']} steps, {c['wall_minutes']} min; encoder LR {cfg['lr']} with layer-wise decay "
-        f"{cfg.get('layer_decay', 1.0)}, heads {cfg['head_lr']}, label smoothing {cfg['label_smoothing']}, "
-        f"mixed-label headlines x{cfg.get('mixed_repeat', 1)}, {c['weights']}); every figure below is "
-        "re-computed from this checkpoint (`--stage promote`).",
+        f"- Then fine-tuned further from `{c['parent_model_version']}` by `finsent train --stage continue`: "
+        f"{described}. Saved: {c['weights']}. Every figure below is re-computed from this checkpoint "
+        "(`--stage promote`).",
     ]
+
+
+def _continued_run(run: dict[str, Any]) -> str:
+    cfg = run["config"]
+    contrast = f", {cfg['contrast_pairs']} synthetic contrast pairs" if cfg.get("contrast_pairs") else ""
+    return (
+        f"{run['steps']} steps in {run['minutes']} min (encoder LR {cfg['lr']}, layer-wise decay "
+        f"{cfg.get('layer_decay', 1.0)}, heads {cfg['head_lr']}, label smoothing {cfg['label_smoothing']}, "
+        f"mixed-label entity headlines x{cfg.get('mixed_repeat', 1)}{contrast}, EMA {cfg['ema_decay']})"
+    )

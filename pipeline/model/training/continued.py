@@ -28,6 +28,7 @@ from pipeline.model.predictor import token_span
 from pipeline.model.text import strip_links
 from pipeline.model.tokens import collate, tokenize
 from pipeline.model.training.config import TrainConfig
+from pipeline.model.training.contrast import contrast_pairs
 from pipeline.model.training.data import build_corpus
 from pipeline.model.training.entities import entity_split
 from pipeline.model.training.features import IGNORE, Feature, text_features
@@ -62,6 +63,7 @@ class ContinueConfig:
     mixed_repeat: int = 1  # entity examples from texts whose entities disagree, seen this many times
     # headline-sentiment examples of these sources seen this many times (formal news: sentfin, fiqa_task1, ...)
     sentiment_source_repeat: tuple[tuple[str, int], ...] = ()
+    contrast_pairs: int = 0  # synthetic two-headline texts of opposite entities (`training.contrast`)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
@@ -142,8 +144,9 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
     held = {strip_links(e.text) for e in corpus.sentiment_dev}
     ent_train = [e for e in split.train if strip_links(e.text) not in held]
     index = model.labels.index("sentiment")
+    synthetic = contrast_pairs(ent_train, cfg.contrast_pairs, cfg.seed)
     feats["entity"] = entity_features(
-        tokenizer, with_mixed_repeated(ent_train, cfg.mixed_repeat), index, spec.max_length
+        tokenizer, with_mixed_repeated(ent_train, cfg.mixed_repeat) + synthetic, index, spec.max_length
     )
     log.info("continued training: %s", {k: len(v) for k, v in feats.items()})
 

@@ -107,9 +107,10 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
         "entity_sentiment": ent,
         "continued": {
             "parent_model_version": parent["model_version"],
-            "config": report["config"] | {"data_dir": "../shared/data", "out_dir": cfg.checkpoint.name},
+            "config": _portable(report["config"]),
             "steps": report["steps"],
             "wall_minutes": report["minutes"],
+            "earlier_runs": _earlier_runs(Path(report["config"]["init_from"])),
             "weights": "EMA of the weights (the stage saves the average; its raw weights' figures are below)",
             "stage_dev": {"raw": _headline(report["raw"]), "ema": _headline(report["ema"])},
             "promote_minutes": round((time.monotonic() - t_start) / 60, 1),
@@ -118,6 +119,27 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
     (cfg.checkpoint / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     (cfg.checkpoint / "model_card.md").write_text(render_markdown(card))
     return card
+
+
+def _portable(config: dict[str, Any]) -> dict[str, Any]:
+    """A stage config with directory names instead of this machine's paths."""
+    return (
+        config
+        | {k: Path(config[k]).name for k in ("init_from", "out_dir") if config.get(k)}
+        | {"data_dir": "../shared/data"}
+    )
+
+
+def _earlier_runs(init_from: Path) -> list[dict[str, Any]]:
+    """The continued runs this one started from (a chain of `--stage continue` runs), oldest first."""
+    runs: list[dict[str, Any]] = []
+    while (init_from / "continued.json").is_file() and len(runs) < 10:
+        report = json.loads((init_from / "continued.json").read_text())
+        runs.insert(
+            0, {"config": _portable(report["config"]), "steps": report["steps"], "minutes": report["minutes"]}
+        )
+        init_from = Path(report["config"]["init_from"])
+    return runs
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, float]:
