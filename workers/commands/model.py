@@ -95,6 +95,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=None,
         help="continue: times per epoch an entity example from a text whose entities disagree is seen (default 1)",
     )
+    train.add_argument(
+        "--contrast-pairs",
+        type=int,
+        default=None,
+        help="continue: synthetic texts joining a positive and a negative single-entity headline (default 0)",
+    )
     train.set_defaults(handler=run_train)
 
     ev = subparsers.add_parser("evaluate", help="per-task metrics of a checkpoint on a labelled file")
@@ -252,6 +258,7 @@ def run_continue_stage(args: argparse.Namespace) -> int:
         **_stage_fields(args, ContinueConfig),
         layer_decay=_given(args.layer_decay, base.layer_decay),  # type: ignore[arg-type]
         mixed_repeat=_given(args.mixed_repeat, base.mixed_repeat),  # type: ignore[arg-type]
+        contrast_pairs=_given(args.contrast_pairs, base.contrast_pairs),  # type: ignore[arg-type]
     )
     report = continue_training(cfg)
     print(json.dumps({k: report[k] for k in ("steps", "minutes")} | {"out": str(cfg.out_dir)}))
