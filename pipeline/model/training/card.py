@@ -234,12 +234,12 @@ def entity_markdown(card: dict[str, Any]) -> list[str]:
 def contrast_rows(d: dict[str, float]) -> list[str]:
     """Rows for the entities of headlines whose entities disagree (`mixed`) or pull opposite ways."""
     rows = []
-    for name, what in (("mixed", "entities disagree"), ("opposite", "a positive and a negative entity")):
+    for name, what in (("mixed", "whose entities disagree"), ("opposite", "with a positive and a negative entity")):
         if f"{name}_n" in d:
             n = d[f"{name}_n"]
-            rows.append(_row(f"headlines where {what}: entity head", {"accuracy": d[f"{name}_accuracy"],
+            rows.append(_row(f"headlines {what}: entity head", {"accuracy": d[f"{name}_accuracy"],
                              "macro_f1": d[f"{name}_macro_f1"], "n": n}, ("accuracy", "macro_f1", "ece")))
-            rows.append(_row(f"headlines where {what}: baseline", {"accuracy": d[f"{name}_baseline_accuracy"],
+            rows.append(_row(f"headlines {what}: baseline", {"accuracy": d[f"{name}_baseline_accuracy"],
                              "n": n}, ("accuracy", "macro_f1", "ece")))
     return rows
 

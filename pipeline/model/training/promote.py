@@ -111,7 +111,7 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
             "steps": report["steps"],
             "wall_minutes": report["minutes"],
             "earlier_runs": _earlier_runs(Path(report["config"]["init_from"])),
-            "weights": "EMA of the weights (the stage saves the average; its raw weights' figures are below)",
+            "weights": "the EMA of the weights (the raw weights' dev figures are in model_card.json, continued.stage_dev)",
             "stage_dev": {"raw": _headline(report["raw"]), "ema": _headline(report["ema"])},
             "promote_minutes": round((time.monotonic() - t_start) / 60, 1),
         },
