@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from pipeline.model.backbone import sha256_file
-from pipeline.model.checkpoint import DELTA, WEIGHTS, load_model
+from pipeline.model.checkpoint import DELTA, WEIGHTS, LoadedModel, load_model
 from pipeline.model.evaluate import entity_metrics, evaluate_file, head_probs
 from pipeline.model.heads import EntityHead
 from pipeline.model.inference import EntityPass, entity_pass
@@ -33,6 +33,7 @@ from pipeline.model.predictor import Predictor
 from pipeline.model.throughput import outputs_cost
 from pipeline.model.training.card import model_version, render_markdown
 from pipeline.model.training.entities import entity_split
+from pipeline.model.training.examples import EntityExample
 from pipeline.model.training.losses import class_weights
 
 log = logging.getLogger(__name__)
@@ -203,8 +204,7 @@ def train_entity_head(cfg: EntityHeadConfig) -> dict[str, Any]:
         "head": "the span's mean token state queries the text's token states (scaled dot product plus a "
         "learned bias per token distance to the span, clipped at 8); [span, attended context, sentence "
         "mean] -> Linear(3H, H) -> GELU -> Linear(H, 3); fp16 in weights.safetensors",
-        "abstain_rule": f"entity sentiment is None when its top probability < {threshold} (lowest threshold "
-        f"reaching {cfg.target_accuracy} covered dev accuracy, coverage kept >= {cfg.min_coverage})",
+        "abstain_rule": abstain_rule(threshold, cfg.target_accuracy, cfg.min_coverage),
         "split": split.stats,
         "dev": final,
         "stage": {
@@ -216,21 +216,37 @@ def train_entity_head(cfg: EntityHeadConfig) -> dict[str, Any]:
         },
     }
     if cfg.check_file is not None:
-        section["check_subset"] = {
-            "file": cfg.check_file.name,
-            "sha256": sha256_file(cfg.check_file),
-            "metrics": evaluate_file(
-                reloaded.model, reloaded.tokenizer, cfg.check_file, "entity_sentiment", max_length, threshold
-            ),
-        }
-    predictor = Predictor(reloaded, device="cpu")
-    section["throughput"] = {
-        **outputs_cost(predictor, [e.text for e in split.dev[:512]], rounds=7).as_dict(),
-        "threads": cfg.threads,
-        "note": "Predictor.predict on 512 dev headlines, fp32 CPU, same texts and batches, best of 7 interleaved rounds",
-    }
+        section["check_subset"] = check_subset(reloaded, cfg.check_file, threshold)
+    section["throughput"] = fourth_output_cost(reloaded, split.dev, cfg.threads)
     write_entity_card(cfg.out_dir, parent, section)
     return section
+
+
+def abstain_rule(threshold: float, target_accuracy: float, min_coverage: float) -> str:
+    """The card's words for the abstain threshold and how it was chosen (`choose_threshold`)."""
+    return (
+        f"entity sentiment is None when its top probability < {threshold} (lowest threshold "
+        f"reaching {target_accuracy} covered dev accuracy, coverage kept >= {min_coverage})"
+    )
+
+
+def check_subset(loaded: LoadedModel, path: Path, threshold: float) -> dict[str, Any]:
+    """The CI check subset's entity figures, as the card records them and the shipped-model test
+    re-computes them."""
+    metrics = evaluate_file(
+        loaded.model, loaded.tokenizer, path, "entity_sentiment", loaded.spec.max_length, threshold
+    )
+    return {"file": path.name, "sha256": sha256_file(path), "metrics": metrics}
+
+
+def fourth_output_cost(loaded: LoadedModel, dev: list[EntityExample], threads: int) -> dict[str, Any]:
+    """Predict throughput with and without entity sentiment on 512 dev headlines (the card's figure)."""
+    predictor = Predictor(loaded, device="cpu")
+    return {
+        **outputs_cost(predictor, [e.text for e in dev[:512]], rounds=7).as_dict(),
+        "threads": threads,
+        "note": "Predictor.predict on 512 dev headlines, fp32 CPU, same texts and batches, best of 7 interleaved rounds",
+    }
 
 
 def write_entity_card(out_dir: Path, parent: dict[str, Any], section: dict[str, Any]) -> dict[str, Any]:

@@ -20,17 +20,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.model.backbone import sha256_file
 from pipeline.model.checkpoint import CheckpointSpec, load_model
-from pipeline.model.evaluate import evaluate_entities, evaluate_file, head_probs
+from pipeline.model.evaluate import evaluate_entities, head_probs
 from pipeline.model.inference import entity_pass
-from pipeline.model.predictor import Predictor
-from pipeline.model.throughput import outputs_cost
 from pipeline.model.training.card import adapter_info, model_version, render_markdown
 from pipeline.model.training.config import TrainConfig
 from pipeline.model.training.data import build_corpus
 from pipeline.model.training.entities import entity_split
-from pipeline.model.training.entity_stage import choose_threshold, floor4
+from pipeline.model.training.entity_stage import (
+    abstain_rule,
+    check_subset,
+    choose_threshold,
+    floor4,
+    fourth_output_cost,
+)
 from pipeline.model.training.trainer import final_metrics
 
 log = logging.getLogger(__name__)
@@ -78,25 +81,10 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
     model, tokenizer = loaded.model, loaded.tokenizer
     ent = dict(parent["entity_sentiment"])
     ent["dev"] = evaluate_entities(model, tokenizer, split.dev, max_length, threshold)
-    ent["abstain_rule"] = (
-        f"entity sentiment is None when its top probability < {threshold} (lowest threshold reaching "
-        f"{cfg.target_accuracy} covered dev accuracy, coverage kept >= {cfg.min_coverage})"
-    )
+    ent["abstain_rule"] = abstain_rule(threshold, cfg.target_accuracy, cfg.min_coverage)
     if cfg.check_file is not None:
-        ent["check_subset"] = {
-            "file": cfg.check_file.name,
-            "sha256": sha256_file(cfg.check_file),
-            "metrics": evaluate_file(
-                model, tokenizer, cfg.check_file, "entity_sentiment", max_length, threshold
-            ),
-        }
-    ent["throughput"] = {
-        **outputs_cost(
-            Predictor(loaded, device="cpu"), [e.text for e in split.dev[:512]], rounds=7
-        ).as_dict(),
-        "threads": cfg.threads,
-        "note": "Predictor.predict on 512 dev headlines, fp32 CPU, same texts and batches, best of 7 interleaved rounds",
-    }
+        ent["check_subset"] = check_subset(loaded, cfg.check_file, threshold)
+    ent["throughput"] = fourth_output_cost(loaded, split.dev, cfg.threads)
     card = {
         **parent,
         "model_version": model_version(cfg.checkpoint),
