@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from workers.http.access import AccessLog
 from workers.http.context import AppContext
 from workers.http.limits import RequestLimits
-from workers.http.responses import SafeJSONResponse, error_response
+from workers.http.responses import SafeJSONResponse, allowed_methods, error_response
 from workers.http.routes import DEFAULT_ROUTERS
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,11 @@ def create_app(context: AppContext, routers: Sequence[APIRouter] | None = None) 
     return app
 
 
-async def _http_error(_request: Request, exc: StarletteHTTPException) -> SafeJSONResponse:
-    return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+async def _http_error(request: Request, exc: StarletteHTTPException) -> SafeJSONResponse:
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return error_response(exc.status_code, str(exc.detail), headers)
 
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> SafeJSONResponse:

@@ -1,11 +1,15 @@
-"""JSON responses that can always be encoded, and the app's error bodies (`{"error": ...}`)."""
+"""JSON responses that can always be encoded, the app's error bodies (`{"error": ...}`), and the
+`Allow` header of a 405 (every method of every route at the path, not only the first route's)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Match
 
 
 class SafeJSONResponse(JSONResponse):
@@ -19,3 +23,17 @@ class SafeJSONResponse(JSONResponse):
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> SafeJSONResponse:
     return SafeJSONResponse({"error": message, **extra}, status_code=status, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """The `Allow` header for `request`'s path: the methods of every route whose path matches it.
+
+    Starlette answers 405 from the first route whose path matches, listing that route's methods
+    only; `GET /v1/silences` and `POST /v1/silences` are two routes, so it would say `Allow: GET`.
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and route.methods:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
