@@ -24,7 +24,11 @@ class SequenceHead(nn.Module):
         self.out = nn.Linear(hidden_size, num_labels)
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = torch.tanh(self.dense(self.dropout(mean_pool(hidden, mask))))
+        return self.classify(mean_pool(hidden, mask))
+
+    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Logits [N, num_labels] of already pooled vectors [N, H] (e.g. one sentence's tokens)."""
+        x = torch.tanh(self.dense(self.dropout(pooled)))
         return self.out(self.dropout(x))
 
 

@@ -11,7 +11,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
 from pipeline.model.casing import NUM_CASING
-from pipeline.model.heads import EntityHead, SequenceHead, TokenHead
+from pipeline.model.heads import EntityHead, SequenceHead, TokenHead, span_pool
 from pipeline.model.labels import LabelMaps
 
 
@@ -87,3 +87,10 @@ class NewsModel(nn.Module):
         """Entity-sentiment logits of token spans over already computed encoder states (no encoder
         call); None without an entity head."""
         return None if self.entity_head is None else self.entity_head(hidden, attention_mask, spans)
+
+    def sentence_logits(self, hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+        """Sentiment logits [N, n_sentiments] of token spans (sentences) over already computed encoder
+        states (no encoder call): each span's tokens are mean-pooled and go through the sentiment
+        head's classifier, the very weights that score the whole text. `spans` [N, 3] rows
+        `(batch index, first token, end token)`."""
+        return self.sentiment_head.classify(span_pool(hidden, spans))

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from pipeline.model.batching import token_budget_batches
 from pipeline.model.bio import decode_spans
 from pipeline.model.checkpoint import LoadedModel, load_model
 from pipeline.model.quantize import quantize_int8
+from pipeline.model.sentences import sentence_of, sentence_spans
 from pipeline.model.text import MAX_CHARS, mask_text
 from pipeline.model.tickers import Gazetteer, cashtags, default_gazetteer
 from pipeline.model.tokens import Tokenized, collate, tokenize
@@ -33,8 +35,11 @@ FALLBACK_TOPIC = "General News | Opinion"
 @dataclass(frozen=True)
 class Entity:
     """A named entity; `start`/`end` are char offsets into the input text (`text == input[start:end]`).
-    `sentiment`/`sentiment_probs`: the entity's own sentiment, None where the model abstains (top
-    probability below the checkpoint's threshold, span past truncation, or no entity head)."""
+    `sentiment`/`sentiment_probs`: the model's sentiment towards it, and `sentiment_source` which
+    output gave it: `entity`, the entity head's own (its top probability reaches the checkpoint's
+    threshold), else `sentence`, the sentiment head on the sentence holding the mention (pooled from
+    the same encoder states). None where neither exists: span past truncation, or the three-output
+    mode / a checkpoint without an entity head."""
 
     text: str
     label: str
@@ -44,10 +49,11 @@ class Entity:
     ticker: str | None = None
     sentiment: str | None = None
     sentiment_probs: dict[str, float] | None = None
+    sentiment_source: Literal["entity", "sentence"] | None = None
 
     @property
     def sentiment_score(self) -> float | None:
-        """p(positive) - p(negative), None where the model abstains."""
+        """p(positive) - p(negative), None where the entity has no sentiment."""
         if self.sentiment_probs is None:
             return None
         return self.sentiment_probs.get("positive", 0.0) - self.sentiment_probs.get("negative", 0.0)
@@ -215,30 +221,77 @@ class Predictor:
         )
 
     def entity_sentiments(
-        self, entities: Sequence[list[Entity]], tokens: Sequence[Tokenized], out: BatchOutput
+        self,
+        entities: Sequence[list[Entity]],
+        tokens: Sequence[Tokenized],
+        out: BatchOutput,
+        texts: Sequence[str],
     ) -> list[list[Entity]]:
-        """Each entity with its own sentiment from the entity head over the batch's encoder states."""
-        rows = [
-            (b, k, *span)
+        """Each entity with its sentiment from the batch's encoder states (no encoder call): the
+        entity head's own where it does not abstain, else the sentence's that holds the mention."""
+        labelled = [list(ents) for ents in entities]
+        if not self.entity_sentiment:
+            return labelled
+        spans = {
+            (b, k): span
             for b, (ents, tok) in enumerate(zip(entities, tokens, strict=True))
             for k, e in enumerate(ents)
             if (span := token_span(tok.offsets, e.start, e.end)) is not None
-        ]
-        if not rows or not self.entity_sentiment:
-            return [list(ents) for ents in entities]
-        spans = torch.tensor([(b, lo, hi) for b, _, lo, hi in rows], dtype=torch.long, device=self.device)
-        with torch.inference_mode():
-            logits = self.model.entity_logits(out.hidden, out.attention_mask, spans)
-        if logits is None:
-            return [list(ents) for ents in entities]
-        probs = torch.softmax(logits.float(), -1).cpu().numpy()
-        labelled = [list(ents) for ents in entities]
-        for (b, k, _, _), p in zip(rows, probs, strict=True):
-            label = abstain(p, self.labels.sentiment, self.entity_abstain_below)
-            if label is not None:
-                named = {n: float(v) for n, v in zip(self.labels.sentiment, p, strict=True)}
-                labelled[b][k] = replace(labelled[b][k], sentiment=label, sentiment_probs=named)
+        }
+        own = self._entity_probs(spans, out)
+        names = self.labels.sentiment
+        for (b, k), p in own.items():
+            if (label := abstain(p, names, self.entity_abstain_below)) is not None:
+                labelled[b][k] = _with_sentiment(labelled[b][k], label, p, names, "entity")
+        pending = [(b, k) for b, k in spans if labelled[b][k].sentiment is None]
+        for (b, k), p in self._sentence_probs(pending, labelled, tokens, texts, out).items():
+            labelled[b][k] = _with_sentiment(labelled[b][k], names[int(p.argmax())], p, names, "sentence")
         return labelled
+
+    def _entity_probs(
+        self, spans: dict[tuple[int, int], tuple[int, int]], out: BatchOutput
+    ) -> dict[tuple[int, int], np.ndarray]:
+        """The entity head's probabilities per (text, entity) over the kept states; {} without a head."""
+        if not spans:
+            return {}
+        rows = [(b, lo, hi) for (b, _), (lo, hi) in spans.items()]
+        index = torch.tensor(rows, dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            logits = self.model.entity_logits(out.hidden, out.attention_mask, index)
+        if logits is None:
+            return {}
+        return dict(zip(spans, torch.softmax(logits.float(), -1).cpu().numpy(), strict=True))
+
+    def _sentence_probs(
+        self,
+        wanted: Sequence[tuple[int, int]],
+        entities: Sequence[list[Entity]],
+        tokens: Sequence[Tokenized],
+        texts: Sequence[str],
+        out: BatchOutput,
+    ) -> dict[tuple[int, int], np.ndarray]:
+        """Sentiment probabilities of the sentence holding each wanted (text, entity) mention: the
+        sentiment head on the sentence's tokens pooled from the kept states; a text of one sentence
+        is its sentence (its own probabilities). Left out where the sentence lies past truncation."""
+        found: dict[tuple[int, int], np.ndarray] = {}
+        rows: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
+        sentences = {b: sentence_spans(texts[b]) for b, _ in wanted}
+        for b, k in wanted:
+            spans = sentences[b]
+            if len(spans) <= 1:
+                found[(b, k)] = out.sentiment[b]
+                continue
+            hit = token_span(tokens[b].offsets, *spans[sentence_of(spans, entities[b][k].start)])
+            if hit is not None:
+                rows.setdefault((b, *hit), []).append((b, k))
+        if rows:
+            index = torch.tensor(list(rows), dtype=torch.long, device=self.device)
+            with torch.inference_mode():
+                logits = self.model.sentence_logits(out.hidden, index)
+            probs = torch.softmax(logits.float(), -1).cpu().numpy()
+            for mentions, p in zip(rows.values(), probs, strict=True):
+                found |= dict.fromkeys(mentions, p)
+        return found
 
     def entities(self, text: str, tokens: Tokenized, ner: np.ndarray) -> list[Entity]:
         """Decoded spans, trimmed of surrounding whitespace, linked to tickers; uncovered cashtags
@@ -276,7 +329,7 @@ class Predictor:
         tokens = [it.tokens for it in batch]
         out = self.forward(tokens)  # type: ignore[arg-type]
         found = [self.entities(it.text, it.tokens, out.ner[k]) for k, it in enumerate(batch)]  # type: ignore[arg-type]
-        found = self.entity_sentiments(found, tokens, out)  # type: ignore[arg-type]
+        found = self.entity_sentiments(found, tokens, out, [it.text for it in batch])  # type: ignore[arg-type]
         return [
             self.postprocess(it, out.topic[k], out.sentiment[k], out.ner[k], found[k])
             for k, it in enumerate(batch)
@@ -299,6 +352,13 @@ class Predictor:
             return tokenize(self.tokenizer, [text], self.max_length)[0]
         except Exception:  # noqa: BLE001
             return None
+
+
+def _with_sentiment(
+    entity: Entity, label: str, probs: np.ndarray, names: Sequence[str], source: Literal["entity", "sentence"]
+) -> Entity:
+    named = {n: float(v) for n, v in zip(names, probs, strict=True)}
+    return replace(entity, sentiment=label, sentiment_probs=named, sentiment_source=source)
 
 
 def numerics_version(version: str, dtype: torch.dtype, quantized: bool) -> str:

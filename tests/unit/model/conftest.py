@@ -12,6 +12,8 @@ from pipeline.model.backbone import sha256_file, weights_file
 from pipeline.model.checkpoint import CheckpointSpec, LoadedModel, LoraSpec, attach_lora
 from pipeline.model.labels import LabelMaps
 from pipeline.model.network import NewsModel
+from pipeline.model.predictor import Predictor
+from pipeline.model.tickers import Gazetteer
 
 WORDS = (
     "fed signals rate cut as apple shares slide tim cook runs inc in new york the "
@@ -86,3 +88,12 @@ def tiny_loaded(tiny_backbone: Path, tiny_model: NewsModel) -> LoadedModel:
         backbone_sha256="", backbone_package=None, backbone_path=str(tiny_backbone), max_length=32
     )
     return LoadedModel(tiny_model, tokenizer, spec, {"model_version": "tiny-test"})
+
+
+@pytest.fixture()
+def counting_predictor(tiny_loaded: LoadedModel) -> tuple[Predictor, list[int]]:
+    """A predictor on the tiny model and the list its encoder appends to on every call."""
+    calls: list[int] = []
+    tiny_loaded.model.encoder.register_forward_hook(lambda _m, _i, _o: calls.append(1))
+    pred = Predictor(tiny_loaded, device="cpu", max_tokens=4096, max_batch=8, gazetteer=Gazetteer([]))
+    return pred, calls

@@ -113,14 +113,6 @@ def test_sentfin_file_round_trip_counts_entities_not_found(tmp_path: Path) -> No
     assert load_sentfin_entities(out).examples == loaded.examples
 
 
-@pytest.fixture()
-def counting_predictor(tiny_loaded: LoadedModel) -> tuple[Predictor, list[int]]:
-    calls: list[int] = []
-    tiny_loaded.model.encoder.register_forward_hook(lambda _m, _i, _o: calls.append(1))
-    pred = Predictor(tiny_loaded, device="cpu", max_tokens=4096, max_batch=8, gazetteer=Gazetteer([]))
-    return pred, calls
-
-
 def test_entity_sentiment_comes_from_the_same_encoder_pass(counting_predictor) -> None:
     pred, calls = counting_predictor
     texts = ["buy $AAPL stock", "sell $MSFT , buy $AAPL", "fed signals rate cut"]
@@ -129,20 +121,19 @@ def test_entity_sentiment_comes_from_the_same_encoder_pass(counting_predictor) -
     tagged = [e for p in out for e in p.entities if e.text.startswith("$")]
     assert len(tagged) == 3
     for e in tagged:
-        assert e.sentiment in NAMES and e.sentiment_probs is not None
+        assert e.sentiment in NAMES and e.sentiment_probs is not None and e.sentiment_source is not None
         assert e.sentiment_score == pytest.approx(
             e.sentiment_probs["positive"] - e.sentiment_probs["negative"]
         )
 
 
-def test_three_output_mode_and_abstaining_leave_entity_sentiment_none(counting_predictor) -> None:
+def test_three_output_mode_leaves_entity_sentiment_none(counting_predictor) -> None:
     pred, _ = counting_predictor
     pred.entity_sentiment = False
     (p,) = pred.predict(["buy $AAPL stock"])
-    assert p.entities and all(e.sentiment is None and e.sentiment_probs is None for e in p.entities)
-    pred.entity_sentiment, pred.entity_abstain_below = True, 1.01
-    (p,) = pred.predict(["buy $AAPL stock"])
-    assert all(e.sentiment is None and e.sentiment_score is None for e in p.entities)
+    assert p.entities and all(
+        e.sentiment is None and e.sentiment_probs is None and e.sentiment_source is None for e in p.entities
+    )
 
 
 def test_a_checkpoint_without_the_head_loads_without_it(
