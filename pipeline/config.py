@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     dedup_retention_hours: float = Field(
         default=168.0, gt=0, description="how long ingest remembers a produced item (durable dedup)"
     )
+    feeds_allow_private: bool = Field(
+        default=False, description="let feeds (and their redirects) reach loopback/private/link-local addresses"
+    )
+    feeds_allow_hosts: str | None = Field(
+        default=None, description="feed hosts exempt from the public-address check (comma separated)"
+    )
     log_json: bool = False
     log_level: str = "INFO"
 

@@ -33,6 +33,7 @@ from tenacity import (
 )
 
 from pipeline.ingest.dedup import Deduplicator
+from pipeline.ingest.fetch import FetchPolicy, guarded_client
 from pipeline.ingest.publisher import IngestCounts, IngestMetrics, IngestPublisher, Producer
 from pipeline.ingest.seen import SeenStore
 from pipeline.ingest.sources.archive import ColumnMap, read_archive
@@ -74,6 +75,7 @@ class IngestPlan:
     dedup_window: int = 50_000
     dedup_ttl: timedelta | None = timedelta(hours=48)
     batch_size: int = DEFAULT_BATCH_SIZE
+    fetch: FetchPolicy = FetchPolicy()
 
     @property
     def is_empty(self) -> bool:
@@ -132,7 +134,7 @@ def run_sources(
     http_client: httpx.Client | None = None,
 ) -> IngestCounts:
     """Feed every source of `plan` into `publisher`, batch by batch."""
-    client = http_client or httpx.Client(timeout=httpx.Timeout(20.0, connect=10.0))
+    client = http_client or guarded_client(plan.fetch, httpx.Timeout(20.0, connect=10.0))
     scheduler: FeedScheduler | None = None
     feed_zone = {feed.url: feed.timezone for feed in plan.feeds}
 
@@ -141,7 +143,7 @@ def run_sources(
             publish_batch(publisher, batch, source=result.feed.label, tz=feed_zone[result.feed.url], stop=stop)
 
     try:
-        poller = FeedPoller(client)
+        poller = FeedPoller(client, policy=plan.fetch)
         if plan.feeds and not plan.once:
             scheduler = FeedScheduler(poller, plan.feeds, on_poll).start()
         elif plan.feeds:

@@ -13,10 +13,12 @@ import json
 import logging
 import sys
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.ingest.fetch import FetchPolicy
 from pipeline.ingest.sources.archive import ColumnMap, ColumnMapError
 from pipeline.ingest.sources.feeds import Feed
 from pipeline.ingest.sources_config import SourcesConfigError, load_sources, parse_timezone
@@ -123,7 +125,10 @@ def build_plan(args: argparse.Namespace) -> IngestPlan:
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        plan = build_plan(args)
+        plan = replace(
+            build_plan(args),
+            fetch=FetchPolicy.from_settings(settings.feeds_allow_private, settings.feeds_allow_hosts),
+        )
     except (ColumnMapError, SourcesConfigError, ValueError) as exc:
         print(f"finsent ingest: {exc}", file=sys.stderr)
         return 2
@@ -150,7 +155,10 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with stop_on_signals(stop), broker_for(settings) as bootstrap:
             ensure_topics(
-                bootstrap, [settings.topic_raw, settings.topic_dlq], partitions=settings.kafka_partitions
+                bootstrap,
+                [settings.topic_raw, settings.topic_dlq],
+                partitions=settings.kafka_partitions,
+                timeout_s=settings.kafka_connect_timeout_s,
             )
             # acks=all and lz4 compression are make_producer's defaults
             producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-ingest")

@@ -1,7 +1,8 @@
 """RSS/Atom feeds: conditional GET (ETag / Last-Modified), 304 handling, per-feed backoff.
 
 `FeedPoller.poll(feed)` does one poll and returns a `PollResult` (pure apart from the HTTP call;
-the clock is injected). `FeedScheduler` runs one APScheduler interval job per feed; when handling
+the clock is injected). Each fetch goes through `pipeline.ingest.fetch`: public addresses only
+(every redirect hop checked), the body streamed and capped after decoding. `FeedScheduler` runs one APScheduler interval job per feed; when handling
 a poll's entries fails, the feed's validators are dropped so the next poll fetches them again.
 """
 
@@ -19,13 +20,14 @@ from urllib.parse import urlsplit
 import feedparser
 import httpx
 
+from pipeline.ingest.fetch import FetchPolicy, FetchRefused, fetch
 from pipeline.ingest.sources.records import SourceRecord
 from schemas import utc_now
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "finsent-ingest/0.1 (+https://example.com/finsent)"
-MAX_FEED_BYTES = 20 * 1024 * 1024
+_BODY_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +79,23 @@ def entry_item(entry: Any, feed: Feed) -> dict[str, object]:
 
 
 class FeedPoller:
-    """Polls feeds over one `httpx.Client`, remembering validators and failures per feed URL."""
+    """Polls feeds over one `httpx.Client`, remembering validators and failures per feed URL.
+
+    `policy` decides which addresses may be fetched (public only by default) and how much is read;
+    pass the client of `fetch.guarded_client(policy)` to check addresses at connect time too.
+    """
 
     def __init__(
         self,
         client: httpx.Client,
         *,
+        policy: FetchPolicy | None = None,
         backoff_base_s: float = 30.0,
         backoff_max_s: float = 3_600.0,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.client = client
+        self.policy = policy or FetchPolicy()
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self._clock = clock
@@ -121,17 +129,16 @@ class FeedPoller:
             if state.last_modified:
                 headers["If-Modified-Since"] = state.last_modified
             try:
-                response = self.client.get(feed.url, headers=headers, follow_redirects=True)
-            except httpx.HTTPError as exc:
+                response = fetch(self.client, feed.url, headers, self.policy)
+            except (httpx.HTTPError, FetchRefused) as exc:
                 return self._failed(feed, state, f"{type(exc).__name__}: {exc}")
             if response.status_code == 304:
                 state.failures, state.retry_at = 0, None
                 return PollResult(feed, "not_modified")
             if response.status_code != 200:
                 return self._failed(feed, state, f"HTTP {response.status_code}")
-            if len(response.content) > MAX_FEED_BYTES:
-                return self._failed(feed, state, f"feed larger than {MAX_FEED_BYTES} bytes")
-            parsed = feedparser.parse(response.content, response_headers=dict(response.headers))
+            described = {k: v for k, v in response.headers.items() if k.lower() not in _BODY_HEADERS}
+            parsed = feedparser.parse(response.body, response_headers=described)
             if parsed.bozo and not parsed.entries:
                 return self._failed(feed, state, f"not a feed: {parsed.get('bozo_exception')}")
             state.etag = response.headers.get("ETag")
