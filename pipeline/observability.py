@@ -3,6 +3,9 @@
 `start_ops_server(settings, ...)` serves them on `FINSENT_METRICS_PORT`, bound to
 `FINSENT_METRICS_HOST` (127.0.0.1 unless configured: set 0.0.0.0 where a scraper on another host,
 e.g. in compose, must reach it). `finsent serve` has its own `/healthz` and `/metrics` routes.
+
+Each connection gets its own daemon thread and a socket timeout (`CONNECTION_TIMEOUT_S`), so an
+idle or slow client neither blocks a probe of `/healthz` nor holds a thread for long.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -21,7 +25,17 @@ HealthCheck = Callable[[], dict[str, Any]]
 """Returns a JSON-able status; key `ok` (bool) decides 200 vs 503."""
 
 
+CONNECTION_TIMEOUT_S = 5.0
+"""Seconds a connection may stay silent (sending its request, or between reads) before it is closed."""
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a stuck connection never keeps the process from exiting
+
+
 class _QuietHandler(WSGIRequestHandler):
+    timeout = CONNECTION_TIMEOUT_S  # StreamRequestHandler sets it on the connection's socket
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         return
 
@@ -44,7 +58,9 @@ class OpsServer:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found: try /healthz or /metrics\n"]
 
-        self._server: WSGIServer = make_server(host, port, app, handler_class=_QuietHandler)
+        self._server: WSGIServer = make_server(
+            host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, name="ops-http", daemon=True)
 
     @property
