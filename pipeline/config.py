@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     session_hours: float = Field(
         default=12.0, gt=0, le=24 * 30, description="how long a dashboard sign-in (session cookie) lasts"
     )
+    rate_login_per_min: float = Field(
+        default=30.0, ge=0, description="sign-in attempts per client address a minute (burst as many); 0 = no limit"
+    )
+    rate_token_per_s: float = Field(
+        default=100.0, ge=0, description="requests per token (principal) a second, sustained; 0 = no limit"
+    )
+    rate_token_burst: int = Field(default=1000, ge=1, description="requests a token may make at once above its rate")
+    db_statement_timeout_ms: int = Field(
+        default=5000, ge=0, description="Postgres statement_timeout of the HTTP API's queries (ms); 0 = none"
+    )
     cors_origins: str | None = Field(
         default=None, description="origins allowed to call the API from a browser (comma separated); unset = no CORS"
     )

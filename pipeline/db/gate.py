@@ -21,15 +21,16 @@ class SchemaMismatchError(RuntimeError):
     """The database is not at the revision this code needs (behind, ahead or never migrated)."""
 
 
-def open_database(settings: Settings) -> Engine:
+def open_database(settings: Settings, *, statement_timeout_ms: int | None = None) -> Engine:
     """An engine on the configured database, checked against the code's migration head; on the
-    embedded SQLite default the file is migrated to head first."""
+    embedded SQLite default the file is migrated to head first. `statement_timeout_ms`: see
+    `make_engine` (the HTTP API passes `FINSENT_DB_STATEMENT_TIMEOUT_MS`; workers, none)."""
     url = settings.sqlalchemy_url
     if settings.database_url is None:
         migrate.upgrade(url)
     else:
         require_head(url)
-    return make_engine(url)
+    return make_engine(url, statement_timeout_ms=statement_timeout_ms)
 
 
 def require_head(url: str) -> None:

@@ -99,7 +99,7 @@ def _serve(args: argparse.Namespace, settings: Settings, tokens: Any, zone: Any,
     from workers.lifecycle import stop_on_signals
 
     registry = CollectorRegistry()
-    engine = open_database(settings)
+    engine = open_database(settings, statement_timeout_ms=settings.db_statement_timeout_ms)
 
     def database_ok() -> bool:
         with engine.connect() as conn:

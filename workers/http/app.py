@@ -3,7 +3,8 @@
 Routers are pluggable: `DEFAULT_ROUTERS` (operations, ingest) unless others are given; the read
 API and the dashboard pass theirs too, or call `app.include_router` on the result. Each protected
 route declares its scope with `Depends(require_scope(...))`. Errors are `{"error": message}`
-(validation errors add `errors`, without echoing the input); every body is ASCII JSON.
+(validation errors add `errors`, without echoing the input); every body is ASCII JSON. A query
+cancelled by the database's statement timeout is a 503.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRouter
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline.db.engine import is_statement_timeout
 from workers.http.access import AccessLog
 from workers.http.context import AppContext
 from workers.http.limits import RequestLimits
+from workers.http.ratelimit import RateLimits
 from workers.http.responses import SafeJSONResponse, allowed_methods, error_response
 from workers.http.routes import DEFAULT_ROUTERS
 
@@ -46,10 +50,12 @@ def create_app(context: AppContext, routers: Sequence[APIRouter] | None = None) 
         redoc_url=None,
     )
     app.state.context = context
+    app.state.rate_limits = RateLimits.from_settings(context.settings)
     for router in DEFAULT_ROUTERS if routers is None else routers:
         app.include_router(router)
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
     # outermost last: the access log sees every answer, limits apply before any route runs
     app.add_middleware(
@@ -74,6 +80,15 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> S
         for err in exc.errors()
     ]
     return error_response(422, "invalid request", errors=errors)
+
+
+async def _database_error(request: Request, exc: DBAPIError) -> SafeJSONResponse:
+    """A statement cancelled by `FINSENT_DB_STATEMENT_TIMEOUT_MS`: 503; any other database error
+    goes on to `_internal_error` (500)."""
+    if not is_statement_timeout(exc):
+        raise exc
+    log.warning("a query of %s ran past the statement timeout", request.url.path)
+    return error_response(503, "the query took longer than this server allows; narrow it or retry", {"Retry-After": "1"})
 
 
 async def _internal_error(_request: Request, exc: Exception) -> SafeJSONResponse:

@@ -6,6 +6,7 @@ credentials, e.g. a dashboard session cookie). No credentials or an unknown toke
 `WWW-Authenticate: Bearer`; a valid token without the scope: 403. On a loopback address with no
 tokens configured (`AppContext.open_access`) every request acts as `local` with every scope.
 The principal is kept on `request.state.principal` (the access log names it; never the token).
+Each principal's requests are rate limited (`workers.http.ratelimit`): beyond it, 429 + Retry-After.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pipeline.api_tokens import SCOPES, Principal, Scope
 from workers.http.context import AppContext, app_context
+from workers.http.ratelimit import limit, rate_limits
 
 LOCAL = Principal("local", frozenset(SCOPES))
 """Who every request is when access is open (loopback, no tokens configured)."""
@@ -56,6 +58,7 @@ def require_scope(scope: Scope) -> Callable[..., Principal]:
     ) -> Principal:
         principal = authenticate(request, context, credentials)
         request.state.principal = principal
+        limit(rate_limits(request).token, principal.name, f"requests for token {principal.name!r}")
         if not principal.allows(scope):
             raise HTTPException(
                 status_code=403,

@@ -59,7 +59,7 @@ class DemoServer:
         from workers.http import AppContext
         from workers.http.analyst import create_analyst_app
 
-        engine = make_engine(self.database_url)
+        engine = make_engine(self.database_url, statement_timeout_ms=self.settings.db_statement_timeout_ms)
 
         def database_ok() -> bool:
             with engine.connect():

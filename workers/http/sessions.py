@@ -28,6 +28,8 @@ COOKIE = "finsent_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_SESSIONS = 10_000
+MAX_SESSIONS_PER_TOKEN = 20
+"""A token's sessions beyond this push out that token's oldest (never another token's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +43,15 @@ class Session:
 
 
 class SessionStore:
-    """Sessions of one serving process (thread-safe); the oldest go beyond `MAX_SESSIONS`."""
+    """Sessions of one serving process (thread-safe). A token keeps at most `per_token` sessions
+    (its oldest go first); beyond `MAX_SESSIONS` in all, expired ones go, then the oldest."""
 
-    def __init__(self, ttl_s: float) -> None:
+    def __init__(self, ttl_s: float, *, per_token: int = MAX_SESSIONS_PER_TOKEN) -> None:
         self.ttl_s = ttl_s
+        self.per_token = per_token
         self._sessions: dict[str, Session] = {}
+        self._by_token: dict[str, dict[str, None]] = {}
+        """Token digest -> its session ids, oldest first."""
         self._lock = threading.Lock()
 
     def create(self, principal: Principal, token: str) -> Session:
@@ -58,21 +64,48 @@ class SessionStore:
         )
         with self._lock:
             self._sessions[session.id] = session
+            own = self._by_token.setdefault(session.token_digest, {})
+            own[session.id] = None
+            while len(own) > self.per_token:
+                self._remove(next(iter(own)))
+            if len(self._sessions) > MAX_SESSIONS:
+                now = time.monotonic()
+                for expired in [s.id for s in self._sessions.values() if s.expires_at <= now]:
+                    self._remove(expired)
             while len(self._sessions) > MAX_SESSIONS:
-                self._sessions.pop(next(iter(self._sessions)))
+                self._remove(next(iter(self._sessions)))
         return session
 
     def get(self, session_id: str) -> Session | None:
         with self._lock:
             session = self._sessions.get(session_id)
             if session is not None and session.expires_at <= time.monotonic():
-                del self._sessions[session_id]
+                self._remove(session_id)
                 return None
             return session
 
     def drop(self, session_id: str) -> None:
         with self._lock:
-            self._sessions.pop(session_id, None)
+            self._remove(session_id)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def _remove(self, session_id: str) -> None:
+        """Forget a session (the lock held)."""
+        session = self._sessions.pop(session_id, None)
+        if session is None:
+            return
+        own = self._by_token.get(session.token_digest, {})
+        own.pop(session_id, None)
+        if not own:
+            self._by_token.pop(session.token_digest, None)
+
+
+def cookie_secure(request: Request) -> bool:
+    """Whether the session cookie is `Secure`: the public URL is https (a TLS proxy in front, which
+    may speak plain HTTP to us), or this request itself came over https."""
+    return site_names(request).https or request.url.scheme == "https"
 
 
 def sessions_of(request: Request) -> SessionStore | None:

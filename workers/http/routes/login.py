@@ -1,7 +1,8 @@
 """`GET /login?token=...` (the demo's link), `POST /login` (the form) and `POST /logout`.
 
 A valid token with the `read` scope gets a session cookie (`workers.http.sessions`) and a 303 to
-`next` (a local path; default the overview). Not part of the OpenAPI document: scripts use
+`next` (a local path; default the overview). Sign-in attempts are rate limited per client address
+(429 + Retry-After, `FINSENT_RATE_LOGIN_PER_MIN`). Not part of the OpenAPI document: scripts use
 `Authorization: Bearer` instead.
 """
 
@@ -15,6 +16,7 @@ from fastapi.responses import RedirectResponse
 
 from workers.http.context import AppContext, app_context
 from workers.http.pages import SECURITY_HEADERS, render
+from workers.http.ratelimit import client_address, rate_limits, retry_after
 from workers.http.sessions import COOKIE, CSRF_HEADER, current_session, sessions_of
 
 router = APIRouter(include_in_schema=False)
@@ -68,6 +70,10 @@ async def logout(request: Request) -> Response:
 
 
 def _sign_in(request: Request, context: AppContext, token: str, target: str) -> Response:
+    if (wait_s := retry_after(rate_limits(request).login, client_address(request))) is not None:
+        refused = render("login.html", status_code=429, next=target, error=f"Too many sign-in attempts: retry in {wait_s}s.")
+        refused.headers["Retry-After"] = str(wait_s)
+        return refused
     store = sessions_of(request)
     principal = context.tokens.authenticate(token) if token else None
     if store is None:
