@@ -16,11 +16,14 @@ A small chain of stages per round: claim -> sign and send -> classify -> record.
   with the same `webhook-id` (at least once: receivers dedup on `webhook-id`).
 - send: the stored body, Standard Webhooks headers; the same `webhook-id` on every attempt and a
   fresh `webhook-timestamp` (always the wall clock: receivers check it; `clock` only schedules).
+- read: at most `MAX_RESPONSE_BYTES` of the answer's body, within `timeout_s` (the rest is never
+  downloaded; `accept-encoding: identity`, so nothing is inflated); printable text only.
 - classify: 2xx delivered; timeouts, connection errors, 408, 429 and 5xx are retried
   (`Retry-After` honoured); other 4xx fail at once (not recoverable).
 - record (only while the token is ours): retry at `next_attempt(...)` (tenacity's exponential
   backoff, with jitter), or `failed` once the next attempt would be later than
-  `created_at + max_age`; `last_error` says why.
+  `created_at + max_age`; `last_error` says why, in at most `MAX_ERROR_CHARS` (every `read` user
+  sees it).
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "finsent-webhooks/1"
 CLAIM_LOCK = 0x66696E73656E74  # "finsent": the advisory lock that serialises claims on Postgres
+MAX_RESPONSE_BYTES = 4096
+"""At most this much of a receiver's answer is read; the rest is never downloaded."""
+MAX_ERROR_CHARS = 300
+"""`last_error` is cut to this length (it is shown to `read` users and in the CLI)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,20 +118,46 @@ class AttemptResult:
     retry_after_s: float | None = None
 
 
-def classify(response: httpx.Response | None, error: Exception | None, now: datetime) -> AttemptResult:
-    """What an attempt's response (or exception) means for the delivery."""
+def classify(
+    response: httpx.Response | None, error: Exception | None, now: datetime, body: str = ""
+) -> AttemptResult:
+    """What an attempt's response (with the start of its `body`, as `read_body` read it) or
+    exception means for the delivery."""
     if error is not None:
         retryable = isinstance(error, httpx.TransportError)
-        return AttemptResult(False, retryable, None, f"{type(error).__name__}: {error}"[:500])
+        return AttemptResult(False, retryable, None, error_text(f"{type(error).__name__}: {error}"))
     assert response is not None
     code = response.status_code
     if 200 <= code < 300:
         return AttemptResult(True, False, code)
     retry_after = parse_retry_after(response.headers.get("retry-after"), now)
-    text = f"HTTP {code}: {response.text[:200]}"
+    text = error_text(f"HTTP {code}: {body}")
     if code == 429 or code >= 500 or code == 408:
         return AttemptResult(False, True, code, text, retry_after)
     return AttemptResult(False, False, code, text)
+
+
+def error_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """`text` as one line of printable characters (control characters and newlines become spaces),
+    cut to `limit` characters."""
+    line = "".join(c if c.isprintable() else " " for c in text).strip()
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
+
+
+def read_body(response: httpx.Response, *, timeout_s: float, limit: int = MAX_RESPONSE_BYTES) -> str:
+    """At most `limit` bytes of a streamed response's body, read within `timeout_s`, as text."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return f"({encoding[:20]}-encoded body not read)"
+    deadline = time.monotonic() + timeout_s
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_raw():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit or time.monotonic() > deadline:
+            break
+    return b"".join(chunks)[:limit].decode(response.encoding or "utf-8", errors="replace")
 
 
 @dataclass
@@ -299,13 +332,15 @@ class Dispatcher:
             receiver.secret.get_secret_value(), row.webhook_id, int(self.wall_clock()), row.payload
         )
         headers["content-type"] = "application/json"
+        headers["accept-encoding"] = "identity"
         try:
-            response = self.client.post(
-                receiver.url, content=row.payload.encode("utf-8"), headers=headers, timeout=receiver.timeout_s
-            )
+            with self.client.stream(
+                "POST", receiver.url, content=row.payload.encode("utf-8"), headers=headers, timeout=receiver.timeout_s
+            ) as response:
+                body = read_body(response, timeout_s=receiver.timeout_s)
         except httpx.HTTPError as exc:
             return classify(None, exc, now)
-        return classify(response, None, now)
+        return classify(response, None, now, body)
 
     def _record(self, row: _Claimed, outcome: AttemptResult) -> str:
         now = self.clock()
