@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(default=None, description="host:port[,...]; unset = embedded broker")
     kafka_partitions: int = Field(default=4, ge=1)
     kafka_client_id: str = "finsent"
+    kafka_connect_timeout_s: float = Field(
+        default=15.0, gt=0, description="how long a command waits for the broker to answer and its topics to exist"
+    )
 
     topic_raw: str = topics.RAW
     topic_enriched: str = topics.ENRICHED
@@ -81,6 +84,9 @@ class Settings(BaseSettings):
     api_tokens_path: Path | None = Field(default=None, description="YAML file of hashed API tokens")
     http_read_timeout_s: float = Field(
         default=15.0, gt=0, description="seconds a client has to send a request's headers, and its body"
+    )
+    dashboard_refresh_s: float = Field(
+        default=15.0, gt=0, description="seconds between an open dashboard page's reloads of its data"
     )
     session_hours: float = Field(
         default=12.0, gt=0, le=24 * 30, description="how long a dashboard sign-in (session cookie) lasts"

@@ -7,6 +7,7 @@ exit code), or None for a bug, whose traceback the user should see. `finsent --d
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError
@@ -22,8 +23,6 @@ from pipeline.ingest.sources.archive import ColumnMapError
 from pipeline.ingest.sources_config import SourcesConfigError
 from pipeline.kafka.broker import BrokerError
 from pipeline.kafka.produce import ProduceError
-from pipeline.model.backbone import BackboneError
-from pipeline.model.checkpoint import CheckpointError
 
 USAGE = 2
 """Exit code of a configuration or input mistake (argparse uses it for bad arguments too)."""
@@ -36,11 +35,13 @@ _CONFIG_ERRORS = (
     ReceiversError,
     SourcesConfigError,
     ColumnMapError,
-    CheckpointError,
-    BackboneError,
     BrokerError,
     TokenConfigError,
 )
+_MODEL_CONFIG_ERRORS = (("pipeline.model.checkpoint", "CheckpointError"), ("pipeline.model.backbone", "BackboneError"))
+"""Configuration errors of the model code, matched only once their module is loaded: importing
+`pipeline.model` imports torch (seconds), and an exception of a module nobody imported cannot occur,
+so a command that never loads the model (`finsent db current`) explains its failure without it."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Problem:
 
 def explain(exc: BaseException, settings: Settings) -> Problem | None:
     """The one-line explanation of a user-facing failure; None for anything else (a bug)."""
-    if isinstance(exc, _CONFIG_ERRORS):
+    if isinstance(exc, _CONFIG_ERRORS) or _is_model_config_error(exc):
         return Problem(_first_line(exc), USAGE)
     if isinstance(exc, (ArgumentError, NoSuchModuleError)):
         return Problem(f"FINSENT_DATABASE_URL is not a usable SQLAlchemy URL: {_first_line(exc)}", USAGE)
@@ -73,6 +74,11 @@ def explain(exc: BaseException, settings: Settings) -> Problem | None:
     if isinstance(exc, PermissionError):
         return Problem(f"permission denied: {exc.filename or _first_line(exc)}", USAGE)
     return None
+
+
+def _is_model_config_error(exc: BaseException) -> bool:
+    loaded = (getattr(sys.modules.get(module), name, None) for module, name in _MODEL_CONFIG_ERRORS)
+    return any(isinstance(cls, type) and isinstance(exc, cls) for cls in loaded)
 
 
 def _is_connect_error(exc: BaseException) -> bool:

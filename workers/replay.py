@@ -83,7 +83,10 @@ class KafkaStep:
         self.topic_dlq = f"{self.topic}.dlq"
         self.group = replay_group(plan.run_id)
         ensure_topics(
-            bootstrap, [self.topic, self.topic_enriched, self.topic_dlq], partitions=settings.kafka_partitions
+            bootstrap,
+            [self.topic, self.topic_enriched, self.topic_dlq],
+            partitions=settings.kafka_partitions,
+            timeout_s=settings.kafka_connect_timeout_s,
         )
         start_group_at_end(bootstrap, self.topic, self.group)
         self._producer: KafkaProducer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-replay")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from kafka.errors import KafkaTimeoutError
 from sqlalchemy.exc import OperationalError
@@ -9,6 +12,8 @@ from sqlalchemy.exc import OperationalError
 from alerts.rules import RulesError
 from pipeline.config import Settings
 from pipeline.db import SchemaMismatchError
+from pipeline.model.backbone import BackboneError
+from pipeline.model.checkpoint import CheckpointError
 from workers.errors import UNAVAILABLE, USAGE, explain
 
 
@@ -39,6 +44,8 @@ def test_unreachable_broker_names_the_setting(settings: Settings) -> None:
         SchemaMismatchError("[D001] behind: run `finsent db upgrade`"),
         RulesError("rules.yaml:3: bad"),
         FileNotFoundError(2, "x", "news.csv"),
+        CheckpointError("[M010] no checkpoint at /models/x"),
+        BackboneError("backbone weights missing"),
     ],
 )
 def test_configuration_mistakes_exit_2_with_their_message(settings: Settings, exc: Exception) -> None:
@@ -49,3 +56,10 @@ def test_configuration_mistakes_exit_2_with_their_message(settings: Settings, ex
 def test_a_bug_is_not_explained_away(settings: Settings) -> None:
     assert explain(ZeroDivisionError("division by zero"), settings) is None
     assert explain(KeyError("topic"), settings) is None
+
+
+def test_explaining_a_failure_does_not_import_the_model_code() -> None:
+    """`finsent db current` against an unreachable database answered after torch's import (seconds)."""
+    probe = "import sys, workers.errors; print(sorted(m for m in ('torch', 'pipeline.model') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

@@ -172,7 +172,12 @@ def run_alerts_worker(args: argparse.Namespace, settings: Settings) -> int:
         log.warning("no webhook receivers configured: alerts are stored and published, not sent")
     db = open_database(settings)
     with stop_on_signals(stop), broker_for(settings) as bootstrap:
-        ensure_topics(bootstrap, [settings.topic_alerts], partitions=settings.kafka_partitions)
+        ensure_topics(
+            bootstrap,
+            [settings.topic_alerts],
+            partitions=settings.kafka_partitions,
+            timeout_s=settings.kafka_connect_timeout_s,
+        )
         producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-alerts")
         engine = AlertEngine(
             db,

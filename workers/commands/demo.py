@@ -112,7 +112,9 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     deadline.start()
     with broker_for(settings) as bootstrap:
         names = [settings.topic_raw, settings.topic_enriched, settings.topic_dlq, settings.topic_alerts]
-        ensure_topics(bootstrap, names, partitions=settings.kafka_partitions)
+        ensure_topics(
+            bootstrap, names, partitions=settings.kafka_partitions, timeout_s=settings.kafka_connect_timeout_s
+        )
         producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-demo")
         plan = IngestPlan(files=(FileSource(args.file, ColumnMap(), "demo", UTC),))
         ingested = run_ingest(

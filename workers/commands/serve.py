@@ -109,7 +109,12 @@ def _serve(args: argparse.Namespace, settings: Settings, tokens: Any, zone: Any,
     stop = threading.Event()  # uvicorn handles the signals; this keeps them from killing us after it
     try:
         with stop_on_signals(stop), broker_for(settings) as bootstrap:
-            ensure_topics(bootstrap, [settings.topic_raw, settings.topic_dlq], partitions=settings.kafka_partitions)
+            ensure_topics(
+                bootstrap,
+                [settings.topic_raw, settings.topic_dlq],
+                partitions=settings.kafka_partitions,
+                timeout_s=settings.kafka_connect_timeout_s,
+            )
             producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-serve")
             try:
                 publisher = IngestPublisher(

@@ -69,6 +69,7 @@ def run_stream_worker(args: argparse.Namespace, settings: Settings) -> int:
             bootstrap,
             [settings.topic_enriched, settings.topic_alerts, settings.topic_dlq],
             partitions=settings.kafka_partitions,
+            timeout_s=settings.kafka_connect_timeout_s,
         )
         worker = StreamWorker(settings, bootstrap, engine, receivers)
         ops = start_ops_server(settings, worker.metrics.registry, worker.health)

@@ -57,6 +57,7 @@ def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
             bootstrap,
             [topic_in, settings.topic_enriched, settings.topic_dlq],
             partitions=settings.kafka_partitions,
+            timeout_s=settings.kafka_connect_timeout_s,
         )
         topics()
         consumer = make_consumer(
