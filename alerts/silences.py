@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from pipeline.db.models import Silence as SilenceRow
+from pipeline.read.cursor import Keyset
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,20 @@ def list_silences(engine: Engine, now: datetime, *, include_expired: bool = Fals
         query = query.where(SilenceRow.ends_at > now)
     with engine.connect() as conn:
         return [_from_row(r) for r in _rows(conn, query)]
+
+
+def silences_page(
+    conn: Connection, now: datetime, *, include_expired: bool = False, after: Keyset | None = None, limit: int = 50
+) -> tuple[list[Silence], Keyset | None]:
+    """One page of silences, newest first (by creation), and the key to continue after (None: last page)."""
+    query = select(SilenceRow.__table__).order_by(SilenceRow.created_at.desc(), SilenceRow.id.desc()).limit(limit + 1)
+    if not include_expired:
+        query = query.where(SilenceRow.ends_at > now)
+    if after is not None:
+        query = query.where(after.before(SilenceRow.created_at, SilenceRow.id))
+    rows = _rows(conn, query)
+    last = rows[limit - 1] if len(rows) > limit else None
+    return [_from_row(r) for r in rows[:limit]], (Keyset(last.created_at, last.id) if last is not None else None)
 
 
 def expire_silence(engine: Engine, silence_id: int, now: datetime) -> bool:

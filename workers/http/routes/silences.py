@@ -11,16 +11,17 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from alerts.read import SilenceOut, silence_out
-from alerts.silences import add_silence, expire_silence, list_silences
+from alerts.silences import add_silence, expire_silence, silences_page
 from pipeline.api_tokens import Principal
+from pipeline.read.cursor import encode_cursor, filters_digest
 from schemas import utc_now
 from workers.http import params
 from workers.http.auth import require_scope
 from workers.http.origin import same_origin
-from workers.http.reading import ERRORS, database
+from workers.http.reading import ERRORS, connection, database
 
 router = APIRouter(tags=["silences"], responses=ERRORS)
 
@@ -41,16 +42,23 @@ class SilenceIn(BaseModel):
 
 class SilencesPage(BaseModel):
     items: list[SilenceOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
-@router.get("/v1/silences", summary="Silences (active ones unless `expired=true`)")
+@router.get("/v1/silences", summary="Silences newest first (active ones unless `expired=true`)")
 def silences(
     expired: bool = Query(False, description="include expired silences"),
+    cursor: str | None = Query(None, description="`next_cursor` of the previous page", max_length=400),
+    limit: int = Query(50, ge=1, le=200),
     _: Principal = Depends(require_scope("read")),  # noqa: B008
-    engine: Engine = Depends(database),  # noqa: B008
+    conn: Connection = Depends(connection),  # noqa: B008
 ) -> SilencesPage:
     now = utc_now()
-    return SilencesPage(items=[silence_out(s, now) for s in list_silences(engine, now, include_expired=expired)])
+    digest = filters_digest("silences", expired)
+    items, last = silences_page(conn, now, include_expired=expired, after=params.cursor(cursor, digest), limit=limit)
+    return SilencesPage(
+        items=[silence_out(s, now) for s in items], next_cursor=encode_cursor(last, digest) if last else None
+    )
 
 
 @router.post(
