@@ -29,6 +29,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_MS = WAIT_S * 1000
+REFRESH_S = 1.0
+"""FINSENT_DASHBOARD_REFRESH_S of the seeded app: a page that updates itself does so within a second."""
 
 
 def _summary_line(process: subprocess.Popen[str], timeout_s: float) -> dict[str, Any]:
@@ -81,7 +83,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalystApp]:
 
     url = f"sqlite:///{tmp_path_factory.mktemp('seeded') / 'finsent.db'}"
     migrate.upgrade(url)
-    server, app = serve_analyst_app(url, tmp_path_factory.mktemp("rules") / "rules.yaml")
+    server, app = serve_analyst_app(url, tmp_path_factory.mktemp("rules") / "rules.yaml", dashboard_refresh_s=REFRESH_S)
     try:
         yield app
     finally:
@@ -214,6 +216,7 @@ def test_a_silence_made_in_the_page_is_in_the_api_and_the_page_follows_the_api(
     assert "earnings call <b>today</b>" in page.locator("#silences .silence").inner_text()
 
     # expired elsewhere (by a script): the open page drops it on its next refresh, no reload
+    assert page.locator("body").get_attribute("data-refresh") == f"{REFRESH_S:g}"
     expired = httpx.delete(
         f"{seeded.url}/v1/silences/{silences[0]['id']}", headers={"Authorization": f"Bearer {seeded.tokens['desk']}"}
     )

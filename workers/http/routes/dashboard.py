@@ -3,7 +3,7 @@
 event id works too), and `/static/...` (the page script, styles, vendored uPlot).
 
 Unauthenticated visitors are sent to `/login?next=...`. Each page is a shell that `static/app.js`
-fills from the JSON API and refreshes every `REFRESH_S` seconds.
+fills from the JSON API and refreshes every `FINSENT_DASHBOARD_REFRESH_S` seconds (15).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from workers.http.sessions import current_session
 
 router = APIRouter(include_in_schema=False)
 
-REFRESH_S: Final = 15
 MEDIA_TYPES: Final = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -48,7 +47,7 @@ def _page(request: Request, context: AppContext, template: str, **values: object
         can_admin=principal.allows("admin"),
         csrf=session.csrf if session is not None else "",
         signed_in=session is not None,
-        refresh_s=REFRESH_S,
+        refresh_s=f"{context.settings.dashboard_refresh_s:g}",
         **values,
     )
 
