@@ -174,17 +174,26 @@ def ticker_evidence(conn: Connection, source: str, ticker: str) -> list[ArticleO
         e,
         en,
         (en.c.ticker,),
-        (e.c.id.label("enrichment_id"), e.c.published_at, en.c.sentiment.label("own")),
+        (
+            e.c.id.label("enrichment_id"),
+            e.c.published_at,
+            en.c.sentiment.label("own"),
+            en.c.sentiment_source.label("source"),
+        ),
         (e.c.id.in_(recorded), en.c.ticker == ticker),
     ).c
     rows = conn.execute(
-        select(m.enrichment_id, m.sentiment, m.sentiment_score, m.own)
+        select(m.enrichment_id, m.sentiment, m.sentiment_score, m.own, m.source)
         .order_by((m.sentiment == "negative").desc(), m.sentiment_score, m.published_at.desc(), m.enrichment_id.desc())
         .limit(MAX_EVIDENCE)
     ).all()
     towards = {
         r.enrichment_id: TowardsOut(
-            ticker=ticker, sentiment=r.sentiment, sentiment_score=float(r.sentiment_score), own=r.own is not None
+            ticker=ticker,
+            sentiment=r.sentiment,
+            sentiment_score=float(r.sentiment_score),
+            own=r.own is not None,
+            source=("headline" if r.own is None else r.source or "entity"),
         )
         for r in rows
     }

@@ -5,7 +5,8 @@ count, the negative count and the sum and sum of squares of `sentiment_score`: t
 tick (a small index range on `ix_enrichments_window` / `ix_enrichments_model_version_published_at`),
 and the baseline, cached per (spec, model version, floored ranges), so a hit equals a fresh read.
 In a (topic, ticker) group an article counts once, with its sentiment towards that ticker: the
-entity's own where the model gave one, else the headline's (`pipeline.db.mentions`).
+model's where it gave one (the entity's own, else its sentence's), else the headline's
+(`pipeline.db.mentions`).
 """
 
 from __future__ import annotations

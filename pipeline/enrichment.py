@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 
 class EntityLike(Protocol):
-    """An entity as a predictor gives it; it may also give its own `sentiment` and
-    `sentiment_probs` (None where the model abstained), read with `getattr`."""
+    """An entity as a predictor gives it; it may also give the model's `sentiment` towards it,
+    `sentiment_probs` and `sentiment_source` (`entity` or `sentence`; None where it has none),
+    read with `getattr`."""
 
     text: str
     label: str
@@ -116,8 +117,9 @@ def to_enriched(news: RawNews, prediction: PredictionLike, model_version: str, n
 
 
 def _mention(entity: EntityLike) -> EntityMention:
-    """An entity with its own sentiment where the predictor gave one (`sentiment_probs`, read with
-    `getattr` so predictors without the entity-sentiment output work as they are)."""
+    """An entity with its sentiment and where it came from, where the predictor gave one (read with
+    `getattr` so predictors without the entity-sentiment output work as they are; one that gives a
+    sentiment without a source predates the sentence fallback: its sentiment is the entity's own)."""
     probs = getattr(entity, "sentiment_probs", None)
     sentiment = getattr(entity, "sentiment", None) if probs else None
     return EntityMention(
@@ -130,6 +132,7 @@ def _mention(entity: EntityLike) -> EntityMention:
         sentiment=sentiment,
         sentiment_probs=_probs(probs) if sentiment else None,
         sentiment_score=_score(probs) if sentiment else None,
+        sentiment_source=(getattr(entity, "sentiment_source", None) or "entity") if sentiment else None,
     )
 
 

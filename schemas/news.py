@@ -103,13 +103,19 @@ class SentimentProbs(Contract):
     positive: float = Field(ge=0.0, le=1.0)
 
 
+EntitySentimentSource = Literal["entity", "sentence"]
+
+
 class EntityMention(Contract):
     """A named entity found in `RawNews.text`; offsets are character offsets into that text.
 
-    `sentiment` is the entity's own (targeted) sentiment from the same forward pass, so a
-    headline about two companies need not give both the same label. It is `None` where the
-    model abstained (low confidence) or the message predates it (schema
-    version 1); readers then fall back to the headline's sentiment.
+    `sentiment` is the model's sentiment towards the entity, from the same forward pass, so a
+    text about two companies need not give both the same label. `sentiment_source` says which
+    output gave it: `entity`, the entity's own (targeted) sentiment; `sentence`, where that output
+    was unsure, the sentiment of the sentence holding the mention. `sentiment` is `None` only
+    where neither exists (the mention lies past truncation) or the message predates it (schema
+    version 1); readers then fall back to the headline's sentiment. Version-2 messages carry the
+    entity's own sentiment without a source (it was always `entity`; None where it abstained).
     """
 
     text: str
@@ -121,16 +127,26 @@ class EntityMention(Contract):
     sentiment: Sentiment | None = None
     sentiment_probs: SentimentProbs | None = None
     sentiment_score: float | None = Field(default=None, ge=-1.0, le=1.0, description="P(positive) - P(negative)")
+    sentiment_source: EntitySentimentSource | None = Field(
+        default=None, description="entity: the entity's own sentiment; sentence: its sentence's"
+    )
+
+    @model_validator(mode="after")
+    def _source_has_a_sentiment(self) -> EntityMention:
+        if self.sentiment_source is not None and self.sentiment is None:
+            raise ValueError("sentiment_source without a sentiment")
+        return self
 
 
 class EnrichedNews(Contract):
     """What the model said about one news item under one model version.
 
-    Schema version 2 added the entities' own sentiment; version-1 messages (written before it)
-    are still read, their entities without sentiment.
+    Schema version 2 added the entities' own sentiment, version 3 its `sentiment_source` (and the
+    sentence fallback, so an entity has a sentiment wherever the model read it). Older messages
+    are still read: version 1 without entity sentiment, version 2 without its source.
     """
 
-    schema_version: Literal[1, 2] = 2
+    schema_version: Literal[1, 2, 3] = 3
     news_id: str = Field(min_length=8, max_length=64)
     model_version: str = Field(min_length=1, max_length=100)
     published_at: UtcDatetime
@@ -150,5 +166,9 @@ class EnrichedNews(Contract):
     @model_validator(mode="after")
     def _version_matches_fields(self) -> EnrichedNews:
         if self.schema_version == 1 and any(e.sentiment is not None for e in self.entities):
-            raise ValueError("schema_version 1 has no entity sentiment; such a message is version 2")
+            raise ValueError("schema_version 1 has no entity sentiment; such a message is version 3")
+        if self.schema_version < 3 and any(e.sentiment_source is not None for e in self.entities):
+            raise ValueError("schema_version 1 and 2 have no entity sentiment_source; such a message is version 3")
+        if self.schema_version == 3 and any((e.sentiment is None) != (e.sentiment_source is None) for e in self.entities):
+            raise ValueError("schema_version 3: an entity's sentiment and its sentiment_source come together")
         return self

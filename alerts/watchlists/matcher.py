@@ -10,8 +10,9 @@ A watchlist matches an article when at least one hit qualifies:
   watched name (`entity_key`); a topic hit: the article's topic is watched;
 - ticker and entity hits must be at least `min_relevance` (`title`: the mention ends within the
   title); a topic hit concerns the whole article and always passes;
-- the condition holds on the hit's sentiment: the entity's own when the model gave one
-  (`alerts.watchlists.sentiment`), else the headline's (always the headline's for a topic).
+- the condition holds on the hit's sentiment: the model's towards the entity when it gave one
+  (the entity's own, else its sentence's: `alerts.watchlists.sentiment`), else the headline's
+  (always the headline's for a topic).
 
 Alert events match on their topic and `ticker` label; the sentiment condition does not apply (an
 alert is already a sentiment signal).
@@ -25,7 +26,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from alerts.watchlists.model import RELEVANCE_ORDER, Relevance, Watchlist, entity_key, ticker_key
-from alerts.watchlists.sentiment import SentimentSource, SentimentView, entity_sentiment, headline_sentiment
+from alerts.watchlists.sentiment import (
+    SentimentSource,
+    SentimentView,
+    entity_sentiment,
+    entity_source,
+    headline_sentiment,
+)
 from schemas import EnrichedNews, EntityMention
 
 HitKind = Literal["ticker", "entity", "topic"]
@@ -76,7 +83,7 @@ def relevance_of(mention: EntityMention, title_chars: int | None) -> Relevance:
 def _mention_hits(mention: EntityMention, article: ArticleView, headline: SentimentView) -> tuple[Hit | None, Hit]:
     """The ticker hit (if the mention is linked to one) and the entity hit a mention can make."""
     own = entity_sentiment(mention)
-    view, source = (own, "entity") if own is not None else (headline, "headline")
+    view, source = (own, entity_source(mention)) if own is not None else (headline, "headline")
     relevance = relevance_of(mention, article.title_chars)
     ticker = Hit("ticker", ticker_key(mention.ticker), mention.text, relevance, view, source) if mention.ticker else None
     return ticker, Hit("entity", entity_key(mention.text), mention.text, relevance, view, source)

@@ -112,8 +112,9 @@ def _hits_line(hits: Sequence[Mapping[str, Any]]) -> str:
         what = f"{h['on']} {h['mention'] or h['key']}"
         if h.get("relevance") == "title":
             what += " (title)"
-        if h.get("sentiment_of") == "entity":
-            what += f" [{h['sentiment']['label']} {h['sentiment']['score']:+.2f}]"
+        if h.get("sentiment_of") in ("entity", "sentence"):
+            of = ", its sentence" if h["sentiment_of"] == "sentence" else ""
+            what += f" [{h['sentiment']['label']} {h['sentiment']['score']:+.2f}{of}]"
         parts.append(slack_escape(what))
     return "Matched: " + ", ".join(parts)
 

@@ -1,8 +1,9 @@
-"""The sentiment a watchlist condition looks at: the headline's, or an entity's own.
+"""The sentiment a watchlist condition looks at: the headline's, or the model's towards an entity.
 
 Per-entity sentiment is optional on `EntityMention` (`sentiment`, `sentiment_probs`,
-`sentiment_score`; None = the model abstained). It is read with `getattr`, so this works before
-and after those fields exist: an entity without its own sentiment falls back to the headline's.
+`sentiment_score`, `sentiment_source`: the entity's own, else its sentence's; None = neither, e.g.
+past truncation). It is read with `getattr`, so this works before and after those fields exist:
+an entity without a sentiment falls back to the headline's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Literal
 
 from schemas import EnrichedNews, EntityMention
 
-SentimentSource = Literal["entity", "headline"]
+SentimentSource = Literal["entity", "sentence", "headline"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,14 @@ def _prob(probs: object, label: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def entity_source(mention: EntityMention) -> SentimentSource:
+    """Which output gave a mention's sentiment: `sentence` where the message says so, else `entity`
+    (schema-2 messages carry no source: their entity sentiment was always the entity's own)."""
+    return "sentence" if getattr(mention, "sentiment_source", None) == "sentence" else "entity"
+
+
 def entity_sentiment(mention: EntityMention) -> SentimentView | None:
-    """The entity's own sentiment, or None when it has none (abstained, or not in the contract)."""
+    """The model's sentiment towards the entity, or None when it has none (not in the contract)."""
     label = getattr(mention, "sentiment", None)
     probs = getattr(mention, "sentiment_probs", None)
     if not isinstance(label, str) or probs is None:

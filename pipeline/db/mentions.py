@@ -1,8 +1,8 @@
 """One article's sentiment towards one entity: what per-ticker rules and leaderboards count.
 
-Each entity mention carries its own sentiment (the model's fourth output, `entities.sentiment`)
-or none where the model abstained; the mention's sentiment is then the article's (the
-headline's). An article naming the same entity several times counts once for it, with the
+Each entity mention carries the model's sentiment towards it (`entities.sentiment`: the fourth
+output's own, else the sentence holding the mention, `entities.sentiment_source`) or none (past
+truncation, or rows of a model without it); the mention's sentiment is then the article's. An article naming the same entity several times counts once for it, with the
 sentiment of its **first** mention in the text (lowest `start_char`; headline mentions come
 first). Both SQL (`SqlStats`, `top_entities`) and the in-memory backtest rows (`load_rows`)
 use these expressions, so they agree by construction.
@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Subquery, Table, func, select
 
 
 def mention_sentiment(e: Table, en: Table) -> tuple[ColumnElement[str], ColumnElement[float]]:
-    """(sentiment, score) of one mention: the entity's own, else the article's (`e`: enrichments)."""
+    """(sentiment, score) of one mention: the model's towards it, else the article's (`e`: enrichments)."""
     return (
         func.coalesce(en.c.sentiment, e.c.sentiment),
         func.coalesce(en.c.sentiment_score, e.c.sentiment_score),

@@ -41,7 +41,9 @@ NAMING_CONVENTION: Final = {
 SENTIMENTS: Final = ("negative", "neutral", "positive")
 ALERT_STATE_STATUSES: Final = ("inactive", "pending", "firing", "resolved")
 ALERT_EVENT_STATUSES: Final = ("firing", "resolved")
+ALERT_EVALUATIONS: Final = ("early", "final")
 DELIVERY_STATUSES: Final = ("pending", "delivered", "failed")
+ENTITY_SENTIMENT_SOURCES: Final = ("entity", "sentence")
 
 
 def one_of(column: str, values: tuple[str, ...]) -> str:
@@ -142,6 +144,10 @@ class Entity(Base):
         UniqueConstraint("enrichment_id", "start_char", "end_char", "label"),
         CheckConstraint("end_char >= start_char", name="span"),
         CheckConstraint(f"sentiment IS NULL OR {one_of('sentiment', SENTIMENTS)}", name="entity_sentiment"),
+        CheckConstraint(
+            f"sentiment_source IS NULL OR {one_of('sentiment_source', ENTITY_SENTIMENT_SOURCES)}",
+            name="sentiment_source",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
@@ -153,12 +159,16 @@ class Entity(Base):
     confidence: Mapped[float] = mapped_column(Float)
     ticker: Mapped[str | None] = mapped_column(String(32), index=True)
     sentiment: Mapped[str | None] = mapped_column(
-        String(16), comment="the entity's own sentiment; NULL where the model abstained (use the headline's)"
+        String(16), comment="the model's sentiment towards the entity (sentiment_source says which output); NULL: none"
     )
     p_negative: Mapped[float | None] = mapped_column(Float)
     p_neutral: Mapped[float | None] = mapped_column(Float)
     p_positive: Mapped[float | None] = mapped_column(Float)
     sentiment_score: Mapped[float | None] = mapped_column(Float, comment="P(positive) - P(negative)")
+    sentiment_source: Mapped[str | None] = mapped_column(
+        String(16),
+        comment="entity: the entity's own sentiment; sentence: its sentence's; NULL: none, or before 0009",
+    )
 
     enrichment: Mapped[Enrichment] = relationship(back_populates="entities")
 
@@ -198,6 +208,7 @@ class AlertEventRow(Base):
     __tablename__ = "alert_events"
     __table_args__ = (
         CheckConstraint(one_of("status", ALERT_EVENT_STATUSES), name="status"),
+        CheckConstraint(one_of("evaluation", ALERT_EVALUATIONS), name="evaluation"),
         Index("ix_alert_events_fingerprint_emitted_at", "fingerprint", "emitted_at"),
     )
 
@@ -218,6 +229,12 @@ class AlertEventRow(Base):
     backtest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, comment="when it reached alerts.events")
     model_version: Mapped[str | None] = mapped_column(String(100), comment="model version evaluated")
+    evaluation: Mapped[str] = mapped_column(
+        String(8),
+        default="final",
+        server_default="final",
+        comment="early: as soon as the tick was due; final: once its allowed lateness had passed",
+    )
 
 
 class AlertEvidence(Base):

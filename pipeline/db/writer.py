@@ -195,4 +195,5 @@ def _entity_row(enrichment_id: int, m: EntityMention) -> dict[str, Any]:
         "p_neutral": m.sentiment_probs.neutral if m.sentiment_probs else None,
         "p_positive": m.sentiment_probs.positive if m.sentiment_probs else None,
         "sentiment_score": m.sentiment_score,
+        "sentiment_source": m.sentiment_source,
     }

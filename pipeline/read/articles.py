@@ -138,6 +138,7 @@ def entities_of(conn: Connection, enrichment_ids: Iterable[int]) -> dict[int, li
                 end_char=r["end_char"],
                 sentiment=r["sentiment"],
                 sentiment_score=r["sentiment_score"],
+                sentiment_source=r["sentiment_source"],
             )
         )
     return out

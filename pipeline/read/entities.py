@@ -2,8 +2,8 @@
 baseline period before it, ranked by negative share (`by="negative"`) or volume (`by="volume"`).
 
 An entity is its ticker when linked to one, else its label and lower-cased text; an article naming
-it twice counts once, with its sentiment towards it: the entity's own (the model's fourth output)
-from its first mention, else the headline's where the model abstained (`pipeline.db.mentions`).
+it twice counts once, with its sentiment towards it: the model's (the entity's own, else its
+sentence's) from its first mention, else the headline's where it has none (`pipeline.db.mentions`).
 """
 
 from __future__ import annotations

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+EntitySentimentSource = Literal["entity", "sentence"]
 
 
 class EntityOut(_Out):
@@ -19,18 +23,28 @@ class EntityOut(_Out):
     start_char: int
     end_char: int
     sentiment: str | None = Field(
-        default=None, description="the entity's own sentiment; null where the model abstained (read the article's)"
+        default=None,
+        description="the model's sentiment towards the entity (`sentiment_source` says which output); "
+        "null where it has none, e.g. past truncation (read the article's)",
     )
     sentiment_score: float | None = Field(default=None, description="P(positive) - P(negative) towards the entity")
+    sentiment_source: EntitySentimentSource | None = Field(
+        default=None,
+        description="entity: the entity's own sentiment; sentence: where that was unsure, the sentiment of "
+        "the sentence holding the mention; null for rows stored before it (their sentiment is the entity's own)",
+    )
 
 
 class TowardsOut(_Out):
     """An article's sentiment towards one ticker, as per-ticker rules count it."""
 
     ticker: str
-    sentiment: str = Field(description="the entity's own at its first mention, else the article's")
+    sentiment: str = Field(description="the model's towards the entity at its first mention, else the article's")
     sentiment_score: float
-    own: bool = Field(description="true: the model's sentiment towards the entity; false: the article's (abstained)")
+    own: bool = Field(description="true: the model's sentiment towards the entity; false: the article's (it had none)")
+    source: Literal["entity", "sentence", "headline"] = Field(
+        description="which sentiment was counted: the entity's own, its sentence's, or the article's"
+    )
 
 
 class ArticleOut(_Out):

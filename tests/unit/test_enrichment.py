@@ -147,3 +147,31 @@ def test_an_outage_is_not_isolated_it_propagates() -> None:
 
     with pytest.raises(OperationalError):
         process_batch([item("Fed hikes", 0), item("Oil slides", 1)], ScriptedPredictor(), down, clock=lambda: NOW)
+
+
+@dataclass
+class SentimentEnt(Ent):
+    sentiment: str | None = None
+    sentiment_probs: dict[str, float] | None = None
+    sentiment_source: str | None = None
+
+
+def test_entity_sentiment_and_its_source_are_carried_to_the_contract() -> None:
+    probs = {"negative": 0.1, "neutral": 0.2, "positive": 0.7}
+    entities = [
+        SentimentEnt("Fed", "ORG", 0, 3, 0.9, None, "positive", probs, "entity"),
+        SentimentEnt("ECB", "ORG", 8, 11, 0.9, None, "negative", {"negative": 0.7, "neutral": 0.2, "positive": 0.1}, "sentence"),
+        SentimentEnt("BoE", "ORG", 16, 19, 0.9, None),  # past truncation: none
+        Ent("BoJ", "ORG", 24, 27, 0.9, None),  # a predictor without the fourth output
+    ]
+
+    class Predictor(ScriptedPredictor):
+        def predict(self, texts: Sequence[str]) -> list[Pred]:
+            return [Pred(entities=list(entities)) for _ in texts]  # type: ignore[arg-type]
+
+    (enriched,) = process_batch([item("Fed up, ECB down, BoE, BoJ", 0)], Predictor(), MemoryStore(), clock=lambda: NOW).enriched
+    assert enriched.schema_version == 3
+    assert [(e.sentiment, e.sentiment_source) for e in enriched.entities] == [
+        ("positive", "entity"), ("negative", "sentence"), (None, None), (None, None)
+    ]
+    assert enriched.entities[1].sentiment_score == pytest.approx(-0.6)

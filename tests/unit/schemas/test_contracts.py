@@ -95,6 +95,7 @@ def enriched() -> EnrichedNews:
                 sentiment="positive",
                 sentiment_probs=SentimentProbs(negative=0.1, neutral=0.2, positive=0.7),
                 sentiment_score=0.6,
+                sentiment_source="entity",
             ),
             EntityMention(text="ECB", label="ORG", start=8, end=11, confidence=0.9),
         ),
@@ -173,7 +174,7 @@ def test_version_1_enriched_messages_are_still_read() -> None:
     assert isinstance(message, EnrichedNews)
     assert message.schema_version == 1
     assert [e.sentiment for e in message.entities] == [None, None]
-    assert EnrichedNews.model_fields["schema_version"].default == 2
+    assert EnrichedNews.model_fields["schema_version"].default == 3
 
 
 def test_version_1_cannot_carry_entity_sentiment() -> None:
@@ -181,3 +182,31 @@ def test_version_1_cannot_carry_entity_sentiment() -> None:
     failure = decode(json.dumps(v1).encode(), EnrichedNews)
     assert isinstance(failure, DecodeFailure)
     assert "schema_version 1 has no entity sentiment" in failure.reason
+
+
+def test_version_2_enriched_messages_are_still_read_without_a_sentiment_source() -> None:
+    """A message written before the sentence fallback (schema 2): entity sentiment, no source."""
+    v3 = json.loads(encode(enriched()))
+    v2 = {**v3, "schema_version": 2, "entities": [
+        {k: v for k, v in e.items() if k != "sentiment_source"} for e in v3["entities"]
+    ]}
+    message = decode(json.dumps(v2).encode(), EnrichedNews)
+    assert isinstance(message, EnrichedNews)
+    assert [(e.sentiment, e.sentiment_source) for e in message.entities] == [("positive", None), (None, None)]
+    failure = decode(json.dumps({**v3, "schema_version": 2}).encode(), EnrichedNews)
+    assert isinstance(failure, DecodeFailure) and "have no entity sentiment_source" in failure.reason
+
+
+def test_version_3_entity_sentiment_comes_with_its_source() -> None:
+    v3 = json.loads(encode(enriched()))
+    assert [e["sentiment_source"] for e in v3["entities"]] == ["entity", None]
+    sentence = {**v3["entities"][0], "sentiment_source": "sentence"}
+    assert isinstance(decode(json.dumps({**v3, "entities": [sentence]}).encode(), EnrichedNews), EnrichedNews)
+    unsourced = {**v3["entities"][0], "sentiment_source": None}
+    failure = decode(json.dumps({**v3, "entities": [unsourced]}).encode(), EnrichedNews)
+    assert isinstance(failure, DecodeFailure) and "come together" in failure.reason
+    with pytest.raises(ValidationError, match="sentiment_source without a sentiment"):
+        EntityMention(text="ECB", label="ORG", start=0, end=3, confidence=0.9, sentiment_source="sentence")
+    with pytest.raises(ValidationError):
+        EntityMention(text="ECB", label="ORG", start=0, end=3, confidence=0.9, sentiment="positive",
+                      sentiment_source="headline")  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from alerts.watchlists.matcher import ArticleView, WatchIndex, scan
 from alerts.watchlists.model import SentimentCondition
+from schemas import EntityMention, SentimentProbs
 from tests.fixtures.watchlists import OwnSentiment, enriched, mention, watchlist
 
 TICKERS = ("AAPL", "MSFT", "XOM", "JPM", "TSLA")
@@ -168,3 +169,16 @@ def test_alerts_match_on_topic_or_ticker_label() -> None:
     index = WatchIndex([watchlist(1, tickers=("AAPL",)), watchlist(2, topics=("Macro",)), watchlist(3, tickers=("XOM",))])
     assert [m.watchlist.id for m in index.match_alert("Macro", "aapl")] == [1, 2]
     assert [m.watchlist.id for m in index.match_alert("Earnings", None)] == []
+
+
+def test_a_sentence_level_sentiment_says_so() -> None:
+    """Where the entity output was unsure, the mention carries its sentence's sentiment (schema 3)."""
+    w = watchlist(1, tickers=("AAPL",), condition=SentimentCondition(labels=("negative",)))
+    probs = SentimentProbs(negative=0.7, neutral=0.2, positive=0.1)
+    sentence = EntityMention(
+        text="Apple", label="ORG", start=0, end=5, confidence=0.9, ticker="AAPL",
+        sentiment="negative", sentiment_probs=probs, sentiment_score=-0.6, sentiment_source="sentence",
+    )  # fmt: skip
+    [match] = WatchIndex([w]).match(ArticleView(enriched(entities=(sentence,), negative=0.1, positive=0.8)))
+    assert match.hits[0].sentiment_of == "sentence" and match.hits[0].sentiment is not None
+    assert match.hits[0].sentiment.label == "negative"

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from alerts.watchlists.matcher import ArticleView, WatchIndex
 from alerts.watchlists.payloads import ArticleText, alert_payload, match_payload, render_notice, slack_notice
-from schemas import AlertEvent, AlertWindow
+from schemas import AlertEvent, AlertWindow, SentimentProbs
 from tests.fixtures.watchlists import T0, enriched, mention, watchlist
 
 HOSTILE = "<!channel> Apple & <https://evil.example|click> slides"
@@ -59,3 +59,20 @@ def test_alert_payload_and_slack() -> None:
     slack = slack_notice(body)
     assert "&lt;XOM&gt;" in slack["blocks"][1]["text"]["text"]
     assert slack["blocks"][0]["text"]["text"].startswith(":white_check_mark: [WATCHLIST] oil: alert resolved")
+
+
+def test_slack_hits_say_when_the_sentiment_is_the_sentences() -> None:
+    w = watchlist(7, name="AAPL desk", tickers=("AAPL",))
+    probs = SentimentProbs(negative=0.7, neutral=0.2, positive=0.1)
+    apple = mention("Apple", 10, ticker="AAPL").model_copy(
+        update={"sentiment": "negative", "sentiment_probs": probs, "sentiment_score": -0.6, "sentiment_source": "sentence"}
+    )
+    item = enriched(entities=(apple,))
+    [match] = WatchIndex([w]).match(ArticleView(item, len(HOSTILE)))
+    body = match_payload(
+        notice_id="n-1", watchlist=w, item=item, article=ArticleText(HOSTILE, None, "wire"), hits=match.hits,
+        public_url="https://finsent.example/", now=T0,
+    )
+    assert body["hits"][0]["sentiment_of"] == "sentence"
+    hits_line = slack_notice(body)["blocks"][2]["elements"][0]["text"]
+    assert "[negative -0.60, its sentence]" in hits_line

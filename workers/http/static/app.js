@@ -135,9 +135,11 @@
   }
   // in a per-ticker alert's evidence: the sentiment towards the ticker that the rule counted
   function towardsLine(t) {
-    const basis = t.own ? "its own mention" : "the headline's (the model abstained on the entity)";
+    const basis = !t.own ? "the headline's (the mention has no sentiment)"
+      : t.source === "sentence" ? "the sentence naming it (the entity output was unsure)" : "its own mention";
     return el("span", { class: "sub towards", title: `counted for ${t.ticker}: ${basis}` },
-      `towards ${t.ticker}: `, sentiment(t.sentiment), ` score ${score(t.sentiment_score)}${t.own ? "" : " · headline's"}`);
+      `towards ${t.ticker}: `, sentiment(t.sentiment),
+      ` score ${score(t.sentiment_score)}${!t.own ? " · headline's" : t.source === "sentence" ? " · its sentence's" : ""}`);
   }
   function eventItem(e) {
     return el(
