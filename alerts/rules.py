@@ -52,11 +52,38 @@ DEMO_RULES_PATH: Final = Path(__file__).resolve().parent / "demo_rules.yaml"
 ALL_TOPICS: Final = "*"
 GROUP_LABELS: Final = ("topic", "ticker")
 
-_DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+MAX_DURATION_CHARS: Final = 32
+"""Longest duration text accepted (spaces included): longer is refused before any parsing."""
+_DURATION_PART = re.compile(r"\s*(\d{1,9})([dhms])")
+"""One `<number><unit>` after optional spaces; whitespace and digits are disjoint, so each
+match is found in one pass (the old single pattern backtracked polynomially on spaces)."""
+_UNITS: Final = "dhms"
+_UNIT_SECONDS: Final = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+
+
+def _parse_duration_text(text: str) -> timedelta | None:
+    """`1h30m` -> timedelta; units in the order d, h, m, s, each at most once; None when invalid."""
+    if len(text) > MAX_DURATION_CHARS:
+        return None
+    text = text.rstrip()
+    position, last_unit, seconds = 0, -1, 0
+    while position < len(text):
+        part = _DURATION_PART.match(text, position)
+        if part is None:
+            return None
+        unit = _UNITS.index(part.group(2))
+        if unit <= last_unit:
+            return None
+        seconds += int(part.group(1)) * _UNIT_SECONDS[part.group(2)]
+        position, last_unit = part.end(), unit
+    return timedelta(seconds=seconds) if last_unit >= 0 else None
 
 
 def parse_duration(value: object) -> timedelta:
-    """`"15m"`, `"1h30m"`, `"7d"`, `"30s"`, a number of seconds, or a timedelta."""
+    """`"15m"`, `"1h30m"`, `"7d"`, `"30s"`, a number of seconds, or a timedelta.
+
+    Text is parsed in linear time and capped at `MAX_DURATION_CHARS`; anything else raises ValueError.
+    """
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool):
@@ -64,10 +91,14 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, int | float):
         return timedelta(seconds=float(value))
     if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match and any(match.groups()):
-            days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-            return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        try:
+            parsed = _parse_duration_text(value)
+        except OverflowError:
+            parsed = None
+        if parsed is not None:
+            return parsed
+        shown = value if len(value) <= MAX_DURATION_CHARS else f"{value[:MAX_DURATION_CHARS]}..."
+        raise ValueError(f"invalid duration {shown!r}: use e.g. 30s, 15m, 24h, 7d or 1h30m")
     raise ValueError(f"invalid duration {value!r}: use e.g. 30s, 15m, 24h, 7d or 1h30m")
 
 
