@@ -21,7 +21,7 @@ import time
 from datetime import UTC
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Settings
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAMPLES = Path(__file__).resolve().parents[2] / "pipeline" / "ingest" / "samples" / "news.jsonl"
+COUNTS = ("ingested", "enriched", "deduplicated", "dlq")
+"""The summary's fields that must reconcile: ingested = enriched + deduplicated + dlq."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -165,12 +167,20 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     if server is not None:
         summary.update(server.summary())
     print(json.dumps(summary), flush=True)
-    complete = totals.consumed >= ingested.produced
-    reconciled = summary["ingested"] == summary["enriched"] + summary["deduplicated"] + summary["dlq"]
-    if not complete:
-        log.error("demo timed out: consumed %d of %d produced items", totals.consumed, ingested.produced)
-    elif not reconciled:
-        log.error("counts do not reconcile: %s", summary)
+    succeeded = check_outcome(summary, consumed=totals.consumed, produced=ingested.produced)
     if server is not None:
         server.serve()
-    return 0 if complete and reconciled else 1
+    return 0 if succeeded else 1
+
+
+def check_outcome(summary: dict[str, Any], *, consumed: int, produced: int) -> bool:
+    """Whether every produced item was consumed and the counts reconcile; logs what failed, with
+    the counts only (the summary may hold the `--serve` tokens, which no log line may carry)."""
+    if consumed < produced:
+        log.error("demo timed out: consumed %d of %d produced items", consumed, produced)
+        return False
+    counts = {name: summary[name] for name in COUNTS}
+    if counts["ingested"] != counts["enriched"] + counts["deduplicated"] + counts["dlq"]:
+        log.error("counts do not reconcile (ingested = enriched + deduplicated + dlq): %s", counts)
+        return False
+    return True
