@@ -116,6 +116,15 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
 
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Host names served besides the public URL's, loopback and IP addresses (comma separated)",
+    )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="proxy addresses whose X-Forwarded-For/-Proto are trusted (comma separated, CIDR or *); "
+        "unset = uvicorn's default (127.0.0.1)",
+    )
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL to connect to (the SQLite default when none is configured)."""

@@ -116,7 +116,7 @@ def test_huge_declared_body_is_413_before_it_is_read(live_app: LiveApp) -> None:
     token = live_app.tokens["ingester"]
     reply = raw_request(
         live_app,
-        b"POST /v1/news HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /v1/news HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         + f"Authorization: Bearer {token}\r\nContent-Length: {100 * 1024 * 1024}\r\n\r\n".encode(),
     )
     assert reply.startswith(b"HTTP/1.1 413") and b"exceeds the limit of 2097152" in reply
@@ -135,7 +135,7 @@ def test_a_sender_of_a_body_over_the_limit_gets_the_413(live_app: LiveApp) -> No
 def test_missing_content_length_is_411(live_app: LiveApp) -> None:
     reply = raw_request(
         live_app,
-        b"POST /v1/news HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /v1/news HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     )
     assert reply.startswith(b"HTTP/1.1 411") and b"Content-Length required" in reply
@@ -153,9 +153,9 @@ def test_slow_clients_are_cut_off_and_others_are_served(make_live_app: Callable[
     with socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) as silent, socket.create_connection(
         ("127.0.0.1", port), timeout=WAIT_S
     ) as slow_body:
-        silent.sendall(b"POST /v1/news HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        silent.sendall(b"POST /v1/news HTTP/1.1\r\nHost: localhost\r\n")  # headers never finished
         slow_body.sendall(
-            b"POST /v1/news HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /v1/news HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             + f"Authorization: Bearer {app.tokens['ingester']}\r\nContent-Length: 100\r\n\r\n".encode()
             + b'{"title": '
         )

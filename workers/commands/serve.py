@@ -136,7 +136,8 @@ def _serve(args: argparse.Namespace, settings: Settings, tokens: Any, zone: Any,
                     push_timezone=zone,
                 )
                 server = make_server(
-                    create_analyst_app(context), host=args.host, port=args.port, read_timeout_s=settings.http_read_timeout_s
+                    create_analyst_app(context), host=args.host, port=args.port, read_timeout_s=settings.http_read_timeout_s,
+                    forwarded_allow_ips=settings.forwarded_allow_ips,
                 )
                 host, port = sock.getsockname()[:2]
                 url = f"http://{f'[{host}]' if ':' in host else host}:{port}"

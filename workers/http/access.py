@@ -3,7 +3,9 @@
 One log line per request: method, path (never the query string, which may carry a login
 token), status, seconds, and the principal's name (never a token). Prometheus:
 `finsent_http_requests_total{route, method, code}` and `finsent_http_request_seconds{route}`,
-labelled by route template (`/v1/articles/{news_id}`), so unknown paths share one label.
+labelled by route template (`/v1/articles/{news_id}`), so unknown paths share one label, and by
+method from a fixed set (`METHOD_LABELS`; any other token a client sends is `other`), so no
+request can add a series.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from workers.http.limits import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("finsent.http")
 
 UNMATCHED = "unmatched"
+METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+
+
+def method_label(method: str) -> str:
+    """`method` when it is a standard one, else `other` (h11 accepts any token as a method)."""
+    return method if method in METHOD_LABELS else OTHER_METHOD
 
 
 class AccessLog:
@@ -48,7 +57,7 @@ class AccessLog:
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", UNMATCHED)
-            self.requests.labels(route=route, method=scope["method"], code=str(status)).inc()
+            self.requests.labels(route=route, method=method_label(scope["method"]), code=str(status)).inc()
             self.seconds.labels(route=route).observe(elapsed)
             principal = getattr(scope.get("state", {}).get("principal"), "name", "-")
             log.info(

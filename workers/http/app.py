@@ -4,7 +4,8 @@ Routers are pluggable: `DEFAULT_ROUTERS` (operations, ingest) unless others are 
 API and the dashboard pass theirs too, or call `app.include_router` on the result. Each protected
 route declares its scope with `Depends(require_scope(...))`. Errors are `{"error": message}`
 (validation errors add `errors`, without echoing the input); every body is ASCII JSON. A query
-cancelled by the database's statement timeout is a 503.
+cancelled by the database's statement timeout is a 503. A request whose `Host` is not one of the
+server's names is a 400 (`workers.http.hosts`); `/docs` is the vendored Swagger UI (`workers.http.docs`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.db.engine import is_statement_timeout
+from workers.http import docs
 from workers.http.access import AccessLog
 from workers.http.context import AppContext
+from workers.http.hosts import HostCheck, SiteNames
 from workers.http.limits import RequestLimits
 from workers.http.ratelimit import RateLimits
 from workers.http.responses import SafeJSONResponse, allowed_methods, error_response
@@ -45,11 +48,13 @@ def create_app(context: AppContext, routers: Sequence[APIRouter] | None = None) 
         description="Streaming monitor for financial news sentiment. Authenticate with "
         "`Authorization: Bearer <token>` (`finsent token create --scope ingest|read|admin`).",
         default_response_class=SafeJSONResponse,
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        openapi_url=docs.OPENAPI_URL,
+        docs_url=None,  # `workers.http.docs`: the vendored Swagger UI, not FastAPI's CDN page
         redoc_url=None,
     )
     app.state.context = context
+    app.state.site_names = SiteNames.from_context(context)
+    app.include_router(docs.router)
     app.state.rate_limits = RateLimits.from_settings(context.settings)
     for router in DEFAULT_ROUTERS if routers is None else routers:
         app.include_router(router)
@@ -57,12 +62,14 @@ def create_app(context: AppContext, routers: Sequence[APIRouter] | None = None) 
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
-    # outermost last: the access log sees every answer, limits apply before any route runs
+    # outermost last: the access log sees every answer, a foreign Host (DNS rebinding) is refused
+    # before the body is read, limits apply before any route runs
     app.add_middleware(
         RequestLimits,  # type: ignore[arg-type]
         max_body_bytes=context.max_body_bytes,
         read_timeout_s=context.settings.http_read_timeout_s,
     )
+    app.add_middleware(HostCheck, names=app.state.site_names)  # type: ignore[arg-type]
     app.add_middleware(AccessLog, registry=context.registry)  # type: ignore[arg-type]
     return app
 

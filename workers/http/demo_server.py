@@ -71,7 +71,7 @@ class DemoServer:
         )
         server = make_server(
             create_analyst_app(context), host=self.sock.getsockname()[0], port=self.sock.getsockname()[1],
-            read_timeout_s=settings.http_read_timeout_s,
+            read_timeout_s=settings.http_read_timeout_s, forwarded_allow_ips=settings.forwarded_allow_ips,
         )
         log.info("serving the demo at %s until Ctrl-C (API docs at %s/docs)", self.url, self.url)
         stopped = threading.Event()  # uvicorn handles Ctrl-C, then re-raises it: that lands here, not as an error

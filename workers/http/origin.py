@@ -2,16 +2,18 @@
 
 Browsers send `Origin` with every cross-site POST/DELETE. With the session's CSRF token
 (`workers.http.sessions`) this keeps another site from writing through a signed-in browser, and on
-an open loopback server (no tokens) from writing at all.
+an open loopback server (no tokens) from writing at all. The origin must be one of the server's
+own (`SiteNames.allows_origin`: `FINSENT_PUBLIC_URL`'s, or the request's own on one of the names
+the server answers to), never merely the one its `Host` names: under DNS rebinding both are the
+attacker's.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from fastapi import Depends, HTTPException, Request
 
 from workers.http.context import AppContext, app_context
+from workers.http.hosts import site_names
 
 
 def allowed_origins(context: AppContext) -> list[str]:
@@ -23,7 +25,8 @@ def same_origin(request: Request, context: AppContext = Depends(app_context)) ->
     origin = request.headers.get("origin")
     if origin is None:
         return  # not a browser's cross-site request (curl, scripts, same-origin GET)
-    host = request.headers.get("host", "")
-    if urlsplit(origin).netloc.lower() == host.lower() or origin.rstrip("/") in allowed_origins(context):
+    if origin.rstrip("/") in allowed_origins(context):
+        return
+    if site_names(request).allows_origin(origin, request.headers.get("host", "")):
         return
     raise HTTPException(status_code=403, detail="cross-origin write refused")

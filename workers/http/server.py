@@ -90,13 +90,21 @@ def protocol_with_deadline(header_timeout_s: float) -> type[H11Protocol]:
     return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout_s": header_timeout_s})
 
 
-def make_server(app: Any, *, host: str, port: int, read_timeout_s: float) -> uvicorn.Server:
-    """A uvicorn server for `app` (its own access log off: `workers.http.access` logs without query strings)."""
+def make_server(
+    app: Any, *, host: str, port: int, read_timeout_s: float, forwarded_allow_ips: str | None = None
+) -> uvicorn.Server:
+    """A uvicorn server for `app` (its own access log off: `workers.http.access` logs without query strings).
+
+    `X-Forwarded-For`/`-Proto` set the client address and scheme only on connections from
+    `forwarded_allow_ips` (`FINSENT_FORWARDED_ALLOW_IPS`: the TLS proxy's addresses or networks;
+    None = uvicorn's default, 127.0.0.1)."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         http=protocol_with_deadline(read_timeout_s),
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
         lifespan="off",
         access_log=False,
         log_config=None,
@@ -122,9 +130,19 @@ def bind(host: str, port: int) -> socket.socket:
 class ServerThread:
     """The app served from a daemon thread on `host:port` (`port=0`: a free port, see `.url`)."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, read_timeout_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        read_timeout_s: float = 15.0,
+        forwarded_allow_ips: str | None = None,
+    ) -> None:
         self.socket = bind(host, port)
-        self.server = make_server(app, host=host, port=port, read_timeout_s=read_timeout_s)
+        self.server = make_server(
+            app, host=host, port=port, read_timeout_s=read_timeout_s, forwarded_allow_ips=forwarded_allow_ips
+        )
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     @property

@@ -2,7 +2,8 @@
 
 `GET /login?token=...` (the Jupyter-style link `finsent demo --serve` prints) or the login form
 exchanges a valid API token for a session: a random id in the `finsent_session` cookie (HttpOnly,
-SameSite=Lax so the webhook's link opens the alert page when signed in; Secure behind https),
+SameSite=Lax so the webhook's link opens the alert page when signed in; Secure when
+`FINSENT_PUBLIC_URL` or the request is https, `cookie_secure`),
 held in memory by the serving process (a restart signs everyone out) for `FINSENT_SESSION_HOURS`.
 The session has the token's name and scopes and ends early when the token is no longer configured.
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 
 from pipeline.api_tokens import Principal, digest
+from workers.http.hosts import site_names
 
 COOKIE = "finsent_session"
 CSRF_HEADER = "X-CSRF-Token"

@@ -36,8 +36,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("HEAD", "/openapi.json"): "public",
     ("GET", "/docs"): "public",
     ("HEAD", "/docs"): "public",
-    ("GET", "/docs/oauth2-redirect"): "public",
-    ("HEAD", "/docs/oauth2-redirect"): "public",
+    ("GET", "/docs/assets/{asset}"): "public",
     ("GET", "/healthz"): "public",
     ("GET", "/metrics"): "public",
     ("GET", "/login"): "public",
@@ -68,6 +67,7 @@ ACCESS: dict[tuple[str, str], Access] = {
 
 PATH_VALUES = {
     "name": "app.js",
+    "asset": "docs.js",
     "topic": "Markets",
     "news_id": "n-1",
     "alert_id": "a-1",

@@ -106,7 +106,10 @@ def test_login_redirects_stay_on_site(target: str | None, expected: str) -> None
 def test_the_vendored_chart_library_matches_its_recorded_checksums() -> None:
     readme = (STATIC / "vendor" / "README.md").read_text()
     recorded = dict((name, digest) for digest, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", readme, re.M))
-    assert set(recorded) == {"uplot/uPlot.iife.min.js", "uplot/uPlot.min.css", "uplot/LICENSE"}
+    uplot = {"uplot/uPlot.iife.min.js", "uplot/uPlot.min.css", "uplot/LICENSE"}
+    swagger = {f"swagger-ui/{n}" for n in ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE")}
+    assert set(recorded) == uplot | swagger | {"swagger-ui/swagger-ui-bundle.js.LICENSE.txt"}
     for name, digest in recorded.items():
         assert hashlib.sha256((STATIC / "vendor" / Path(name)).read_bytes()).hexdigest() == digest, name
     assert "MIT License" in (STATIC / "vendor" / "uplot" / "LICENSE").read_text()
+    assert "Apache License" in (STATIC / "vendor" / "swagger-ui" / "LICENSE").read_text()

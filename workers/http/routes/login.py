@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from workers.http.context import AppContext, app_context
 from workers.http.pages import SECURITY_HEADERS, render
 from workers.http.ratelimit import client_address, rate_limits, retry_after
-from workers.http.sessions import COOKIE, CSRF_HEADER, current_session, sessions_of
+from workers.http.sessions import COOKIE, CSRF_HEADER, cookie_secure, current_session, sessions_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -91,7 +91,7 @@ def _sign_in(request: Request, context: AppContext, token: str, target: str) -> 
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request),
     )
     return response
 
