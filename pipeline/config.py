@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,15 @@ class Settings(BaseSettings):
     kafka_connect_timeout_s: float = Field(
         default=15.0, gt=0, description="how long a command waits for the broker to answer and its topics to exist"
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
+        default="PLAINTEXT", description="how every Kafka client connects; SASL_* needs the SASL settings"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism of the Kafka clients (SCRAM-SHA-512 in compose)"
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle for SSL / SASL_SSL; unset = system")
 
     topic_raw: str = topics.RAW
     topic_enriched: str = topics.ENRICHED

@@ -74,6 +74,7 @@ class KafkaStep:
         predictor: PredictorLike,
     ) -> None:
         from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
+        from pipeline.kafka.security import KafkaSecurity
 
         self._run = plan.run_id
         self._engine = engine
@@ -82,18 +83,23 @@ class KafkaStep:
         self.topic_enriched = f"{self.topic}.enriched"
         self.topic_dlq = f"{self.topic}.dlq"
         self.group = replay_group(plan.run_id)
+        security = KafkaSecurity.from_settings(settings)
         ensure_topics(
             bootstrap,
             [self.topic, self.topic_enriched, self.topic_dlq],
             partitions=settings.kafka_partitions,
+            security=security,
             timeout_s=settings.kafka_connect_timeout_s,
         )
-        start_group_at_end(bootstrap, self.topic, self.group)
-        self._producer: KafkaProducer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-replay")
+        start_group_at_end(bootstrap, self.topic, self.group, security=security)
+        self._producer: KafkaProducer = make_producer(
+            bootstrap, client_id=f"{settings.kafka_client_id}-replay", security=security
+        )
         self._consumer = make_consumer(
             bootstrap,
             group_id=self.group,
             topics=[self.topic],
+            security=security,
             client_id=f"{settings.kafka_client_id}-replay",
             max_poll_records=plan.batch_size,
             fetch_max_wait_ms=50,

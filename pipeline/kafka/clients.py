@@ -9,6 +9,9 @@
 - End offsets: Tansu answers ListOffsets(latest) with the first offset of the last batch + 1, so
   `KafkaConsumer.end_offsets` is wrong whenever that batch holds more than one record.
   `topic_end_offsets` reads the high watermark of a fetch response instead, which is right.
+
+Every factory takes `security` (`pipeline.kafka.security.KafkaSecurity.from_settings(settings)`):
+the protocol and SASL login every client of a process uses; PLAINTEXT when left out.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError, for_code
+
+from pipeline.kafka.security import PLAINTEXT, KafkaSecurity
 
 _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 
@@ -54,9 +59,11 @@ CONSUMER_DEFAULTS: Mapping[str, Any] = {
 }
 
 
-def make_producer(bootstrap: str, *, client_id: str = "finsent", **overrides: Any) -> KafkaProducer:
+def make_producer(
+    bootstrap: str, *, client_id: str = "finsent", security: KafkaSecurity = PLAINTEXT, **overrides: Any
+) -> KafkaProducer:
     """A producer of raw bytes (keys and values); `overrides` replace any default."""
-    config = {**PRODUCER_DEFAULTS, **overrides}
+    config = {**PRODUCER_DEFAULTS, **security.client_config(), **overrides}
     return KafkaProducer(bootstrap_servers=bootstrap, client_id=client_id, **config)
 
 
@@ -66,6 +73,7 @@ def make_consumer(
     group_id: str | None,
     topics: Iterable[str] = (),
     client_id: str = "finsent",
+    security: KafkaSecurity = PLAINTEXT,
     **overrides: Any,
 ) -> KafkaConsumer:
     """A consumer of raw bytes in `group_id` (None: no group, assign partitions yourself).
@@ -73,7 +81,7 @@ def make_consumer(
     Offsets are committed by the caller after its writes (`consumer.commit(...)`), never
     automatically. `topics`, when given, are subscribed to.
     """
-    config = {**CONSUMER_DEFAULTS, **overrides}
+    config = {**CONSUMER_DEFAULTS, **security.client_config(), **overrides}
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, client_id=client_id, **config)
     names = list(topics)
     if names:
@@ -82,7 +90,13 @@ def make_consumer(
 
 
 def ensure_topics(
-    bootstrap: str, names: Iterable[str], *, partitions: int, replication: int = 1, timeout_s: float = 15.0
+    bootstrap: str,
+    names: Iterable[str],
+    *,
+    partitions: int,
+    replication: int = 1,
+    timeout_s: float = 15.0,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
     """Create the topics that do not exist yet; return once metadata shows all of them with leaders."""
     wanted = list(dict.fromkeys(names))
@@ -95,7 +109,10 @@ def ensure_topics(
     if not wanted:
         return
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="finsent-admin", bootstrap_timeout_ms=int(timeout_s * 1000)
+        bootstrap_servers=bootstrap,
+        client_id="finsent-admin",
+        bootstrap_timeout_ms=int(timeout_s * 1000),
+        **security.client_config(),
     )
     try:
         missing = [name for name in wanted if name not in set(admin.list_topics())]
@@ -118,7 +135,12 @@ def ensure_topics(
 
 
 def topic_end_offsets(
-    bootstrap: str, topic: str, *, timeout_s: float = 10.0, consumer: KafkaConsumer | None = None
+    bootstrap: str,
+    topic: str,
+    *,
+    timeout_s: float = 10.0,
+    consumer: KafkaConsumer | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> dict[int, int]:
     """The end offset (high watermark) of every partition of `topic`, right on Tansu too.
 
@@ -130,7 +152,7 @@ def topic_end_offsets(
     probe = (
         consumer
         if consumer is not None
-        else make_consumer(bootstrap, group_id=None, client_id="finsent-offsets")
+        else make_consumer(bootstrap, group_id=None, client_id="finsent-offsets", security=security)
     )
     try:
         return _high_watermarks(probe, topic, timeout_s)
@@ -166,14 +188,20 @@ def _high_watermarks(probe: KafkaConsumer, topic: str, timeout_s: float) -> dict
     return marks
 
 
-def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+def committed_offsets(
+    bootstrap: str, group: str, topic: str, *, security: KafkaSecurity = PLAINTEXT
+) -> dict[int, int]:
     """The offsets `group` has committed on `topic`, by partition (partitions without one are left out)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="finsent-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="finsent-admin", **security.client_config()
+    )
     try:
         offsets = admin.list_group_offsets({group: None}).get(group, {})
     finally:
         admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+    return {
+        tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0
+    }
 
 
 def consumer_lag(consumer: KafkaConsumer) -> dict[TopicPartition, int]:
@@ -195,7 +223,9 @@ def consumer_lag(consumer: KafkaConsumer) -> dict[TopicPartition, int]:
     return lag
 
 
-def faust_settings(bootstrap: str, *, partitions: int, web_port: int = 0) -> dict[str, Any]:
+def faust_settings(
+    bootstrap: str, *, partitions: int, web_port: int = 0, security: KafkaSecurity = PLAINTEXT
+) -> dict[str, Any]:
     """Keyword settings for `faust.App(...)` (faust-streaming 0.15.3) that work on Tansu and Kafka.
 
     At-least-once only: exactly-once dies on Tansu (producer ids). Faust binds a web port even
@@ -205,6 +235,7 @@ def faust_settings(bootstrap: str, *, partitions: int, web_port: int = 0) -> dic
     """
     return {
         "broker": ";".join(f"kafka://{host}" for host in bootstrap.split(",")),
+        "broker_credentials": security.faust_credentials(),
         "processing_guarantee": "at_least_once",
         "broker_session_timeout": CONSUMER_DEFAULTS["session_timeout_ms"] / 1000,
         "broker_heartbeat_interval": CONSUMER_DEFAULTS["heartbeat_interval_ms"] / 1000,

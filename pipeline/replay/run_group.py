@@ -9,6 +9,8 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from pipeline.kafka.security import PLAINTEXT, KafkaSecurity
+
 RUN_HEADER = "finsent-replay"
 
 
@@ -35,13 +37,15 @@ class RunRecords:
         return getattr(self._consumer, name)
 
 
-def start_group_at_end(bootstrap: str, topic: str, group: str) -> None:
+def start_group_at_end(
+    bootstrap: str, topic: str, group: str, *, security: KafkaSecurity = PLAINTEXT
+) -> None:
     """Commit the replay topic's high watermarks for `group` where it has no offset yet, so a new
     run's group skips what earlier runs left in the shared topic (`latest` is wrong on Tansu)."""
     from pipeline.kafka.clients import make_consumer, topic_end_offsets
 
-    ends = topic_end_offsets(bootstrap, topic)
-    consumer = make_consumer(bootstrap, group_id=group)
+    ends = topic_end_offsets(bootstrap, topic, security=security)
+    consumer = make_consumer(bootstrap, group_id=group, security=security)
     try:
         tps = [TopicPartition(topic, p) for p in sorted(ends)]
         consumer.assign(tps)

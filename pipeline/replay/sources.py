@@ -31,6 +31,7 @@ from pipeline.ingest.normalize import InvalidItem, normalize
 from pipeline.ingest.sources.archive import ColumnMap, read_archive
 from pipeline.kafka.clients import make_consumer
 from pipeline.kafka.consume import decode_records
+from pipeline.kafka.security import PLAINTEXT, KafkaSecurity
 from pipeline.replay.offsets import offsets_for_time
 from schemas import DeadLetter, RawNews, utc_now
 
@@ -229,6 +230,7 @@ class KafkaTopicSource:
     since: datetime | None = None
     time_range: TimeRange = field(default_factory=TimeRange)
     client_id: str = "finsent-replay-source"
+    security: KafkaSecurity = PLAINTEXT
     poll_ms: int = 500
     kind: str = "kafka"
     start_info: dict[int, Any] = field(default_factory=dict)
@@ -242,7 +244,9 @@ class KafkaTopicSource:
             return starts, ends
         from pipeline.kafka.clients import topic_end_offsets
 
-        consumer = make_consumer(self.bootstrap, group_id=None, client_id=self.client_id)
+        consumer = make_consumer(
+            self.bootstrap, group_id=None, client_id=self.client_id, security=self.security
+        )
         try:
             ends = topic_end_offsets(self.bootstrap, self.topic, consumer=consumer)
             if self.since is None:
@@ -268,7 +272,9 @@ class KafkaTopicSource:
         todo = {p for p in ends if nexts[p] < ends[p]}
         if not todo:
             return
-        consumer = make_consumer(self.bootstrap, group_id=None, client_id=self.client_id)
+        consumer = make_consumer(
+            self.bootstrap, group_id=None, client_id=self.client_id, security=self.security
+        )
         try:
             tps = {p: TopicPartition(self.topic, p) for p in sorted(todo)}
             consumer.assign(list(tps.values()))

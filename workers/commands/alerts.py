@@ -161,6 +161,7 @@ def run_alerts_worker(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.db import open_database
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_producer
+    from pipeline.kafka.security import KafkaSecurity
     from pipeline.observability import OpsServer
     from workers.alerts_worker import AlertsWorker, kafka_publisher
     from workers.lifecycle import stop_on_signals
@@ -171,14 +172,16 @@ def run_alerts_worker(args: argparse.Namespace, settings: Settings) -> int:
     if not receivers:
         log.warning("no webhook receivers configured: alerts are stored and published, not sent")
     db = open_database(settings)
+    security = KafkaSecurity.from_settings(settings)
     with stop_on_signals(stop), broker_for(settings) as bootstrap:
         ensure_topics(
             bootstrap,
             [settings.topic_alerts],
             partitions=settings.kafka_partitions,
+            security=security,
             timeout_s=settings.kafka_connect_timeout_s,
         )
-        producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-alerts")
+        producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-alerts", security=security)
         engine = AlertEngine(
             db,
             rules.current,

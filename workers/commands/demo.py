@@ -95,6 +95,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.ingest.sources.archive import ColumnMap
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
+    from pipeline.kafka.security import KafkaSecurity
     from workers.alerts_worker import kafka_publisher
     from workers.http.demo_server import DemoServer
     from workers.ingest import FileSource, IngestPlan, run_ingest
@@ -112,12 +113,17 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     deadline = threading.Timer(args.timeout, stop.set)
     deadline.daemon = True
     deadline.start()
+    security = KafkaSecurity.from_settings(settings)
     with broker_for(settings) as bootstrap:
         names = [settings.topic_raw, settings.topic_enriched, settings.topic_dlq, settings.topic_alerts]
         ensure_topics(
-            bootstrap, names, partitions=settings.kafka_partitions, timeout_s=settings.kafka_connect_timeout_s
+            bootstrap,
+            names,
+            partitions=settings.kafka_partitions,
+            timeout_s=settings.kafka_connect_timeout_s,
+            security=security,
         )
-        producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-demo")
+        producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-demo", security=security)
         plan = IngestPlan(files=(FileSource(args.file, ColumnMap(), "demo", UTC),))
         ingested = run_ingest(
             plan,
@@ -130,7 +136,9 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         log.info("ingested sample news", extra=ingested.as_dict())
 
         predictor = predictor_from_settings(settings)
-        consumer = make_consumer(bootstrap, group_id=settings.model_group, topics=[settings.topic_raw])
+        consumer = make_consumer(
+            bootstrap, group_id=settings.model_group, topics=[settings.topic_raw], security=security
+        )
         worker = ModelWorker(
             consumer=consumer,
             producer=producer,

@@ -125,10 +125,7 @@ def build_plan(args: argparse.Namespace) -> IngestPlan:
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        plan = replace(
-            build_plan(args),
-            fetch=FetchPolicy.from_settings(settings.feeds_allow_private, settings.feeds_allow_hosts),
-        )
+        plan = build_plan(args)
     except (ColumnMapError, SourcesConfigError, ValueError) as exc:
         print(f"finsent ingest: {exc}", file=sys.stderr)
         return 2
@@ -139,6 +136,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    plan = replace(plan, fetch=FetchPolicy.from_settings(settings.feeds_allow_private, settings.feeds_allow_hosts))
 
     from prometheus_client import CollectorRegistry
 
@@ -146,10 +144,12 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.ingest.seen import SeenStore
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_producer
+    from pipeline.kafka.security import KafkaSecurity
     from pipeline.observability import start_ops_server
 
     stop = threading.Event()
     registry = CollectorRegistry()
+    security = KafkaSecurity.from_settings(settings)
     engine = open_database(settings)
     seen = SeenStore(engine, retention=timedelta(hours=settings.dedup_retention_hours))
     try:
@@ -158,10 +158,13 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
                 bootstrap,
                 [settings.topic_raw, settings.topic_dlq],
                 partitions=settings.kafka_partitions,
+                security=security,
                 timeout_s=settings.kafka_connect_timeout_s,
             )
             # acks=all and lz4 compression are make_producer's defaults
-            producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-ingest")
+            producer = make_producer(
+                bootstrap, client_id=f"{settings.kafka_client_id}-ingest", security=security
+            )
             ops = start_ops_server(settings, registry, lambda: {"ok": not stop.is_set()})
             try:
                 counts = run_ingest(

@@ -123,6 +123,7 @@ def _database_label(settings: Settings) -> str:
 def build_source(arguments: dict[str, Any], settings: Settings, engine: Any) -> Any:
     from pipeline.ingest.sources.archive import ColumnMap
     from pipeline.ingest.sources_config import parse_timezone
+    from pipeline.kafka.security import KafkaSecurity
     from pipeline.replay.sources import (
         ArchiveSource,
         ArticleFilter,
@@ -156,7 +157,13 @@ def build_source(arguments: dict[str, Any], settings: Settings, engine: Any) -> 
         )
     if not settings.kafka_bootstrap:
         raise ValueError("--from-kafka needs FINSENT_KAFKA_BOOTSTRAP (the embedded broker keeps no history)")
-    return KafkaTopicSource(settings.kafka_bootstrap, arguments["topic"], since=start, time_range=window)
+    return KafkaTopicSource(
+        settings.kafka_bootstrap,
+        arguments["topic"],
+        since=start,
+        time_range=window,
+        security=KafkaSecurity.from_settings(settings),
+    )
 
 
 def load_predictor_for(args: argparse.Namespace, settings: Settings) -> PredictorLike:

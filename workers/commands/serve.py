@@ -93,6 +93,7 @@ def _serve(args: argparse.Namespace, settings: Settings, tokens: Any, zone: Any,
     from pipeline.ingest.seen import SeenStore
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_producer
+    from pipeline.kafka.security import KafkaSecurity
     from workers.http import AppContext
     from workers.http.analyst import create_analyst_app
     from workers.http.server import make_server
@@ -108,14 +109,18 @@ def _serve(args: argparse.Namespace, settings: Settings, tokens: Any, zone: Any,
 
     stop = threading.Event()  # uvicorn handles the signals; this keeps them from killing us after it
     try:
+        security = KafkaSecurity.from_settings(settings)
         with stop_on_signals(stop), broker_for(settings) as bootstrap:
             ensure_topics(
                 bootstrap,
                 [settings.topic_raw, settings.topic_dlq],
                 partitions=settings.kafka_partitions,
+                security=security,
                 timeout_s=settings.kafka_connect_timeout_s,
             )
-            producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-serve")
+            producer = make_producer(
+                bootstrap, client_id=f"{settings.kafka_client_id}-serve", security=security
+            )
             try:
                 publisher = IngestPublisher(
                     producer,

@@ -51,6 +51,7 @@ def run_stream_worker(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.db import open_database
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics
+    from pipeline.kafka.security import KafkaSecurity
     from pipeline.observability import start_ops_server
     from workers.lifecycle import stop_on_signals
     from workers.stream.worker import StreamWorker
@@ -69,6 +70,7 @@ def run_stream_worker(args: argparse.Namespace, settings: Settings) -> int:
             bootstrap,
             [settings.topic_enriched, settings.topic_alerts, settings.topic_dlq],
             partitions=settings.kafka_partitions,
+            security=KafkaSecurity.from_settings(settings),
             timeout_s=settings.kafka_connect_timeout_s,
         )
         worker = StreamWorker(settings, bootstrap, engine, receivers)

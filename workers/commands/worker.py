@@ -34,6 +34,7 @@ def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.db.activation import activate_first
     from pipeline.kafka.broker import broker_for
     from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer
+    from pipeline.kafka.security import KafkaSecurity
     from pipeline.observability import OpsServer
     from schemas import utc_now
     from workers.lifecycle import stop_on_signals
@@ -51,12 +52,14 @@ def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_database(settings)
     if topic_in == settings.topic_raw and not settings.alerts_model_version:
         activate_first(engine, predictor.model_version, now=utc_now(), by="finsent worker model")
+    security = KafkaSecurity.from_settings(settings)
     with stop_on_signals(stop), broker_for(settings) as bootstrap:
         topics = partial(
             ensure_topics,
             bootstrap,
             [topic_in, settings.topic_enriched, settings.topic_dlq],
             partitions=settings.kafka_partitions,
+            security=security,
             timeout_s=settings.kafka_connect_timeout_s,
         )
         topics()
@@ -65,9 +68,10 @@ def run_model_worker(args: argparse.Namespace, settings: Settings) -> int:
             group_id=args.group or settings.model_group,
             topics=[topic_in],
             max_poll_records=settings.batch_max_items,
+            security=security,
             **CONSUMER_OVERRIDES,
         )
-        producer = make_producer(bootstrap, **PRODUCER_OVERRIDES)
+        producer = make_producer(bootstrap, security=security, **PRODUCER_OVERRIDES)
         worker = ModelWorker(
             consumer=consumer,
             producer=producer,

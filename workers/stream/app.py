@@ -36,6 +36,7 @@ from faust.types import EventT, StreamT
 from pipeline.config import Settings
 from pipeline.kafka.broker import free_port
 from pipeline.kafka.clients import faust_settings
+from pipeline.kafka.security import KafkaSecurity
 from workers.stream.handlers import Record
 from workers.stream.metrics import StreamMetrics
 
@@ -102,7 +103,12 @@ class StreamApp:
         self.topics = (settings.topic_enriched, settings.topic_alerts)
         self.app = faust.App(
             settings.stream_group,
-            **faust_settings(bootstrap, partitions=settings.kafka_partitions, web_port=free_port()),
+            **faust_settings(
+                bootstrap,
+                partitions=settings.kafka_partitions,
+                web_port=free_port(),
+                security=KafkaSecurity.from_settings(settings),
+            ),
             stream_wait_empty=False,
             datadir=str(datadir),
             autodiscover=False,

@@ -22,6 +22,7 @@ from alerts.watchlists.store import WatchlistError, add_watchlist
 from pipeline.config import Settings
 from pipeline.db.models import WatchlistNotice
 from pipeline.kafka.clients import make_consumer, topic_end_offsets
+from pipeline.kafka.security import PLAINTEXT, KafkaSecurity
 from schemas import utc_now
 from workers.stream.worker import StreamWorker
 
@@ -44,9 +45,11 @@ class DemoStream(NamedTuple):
     delivered: int
 
 
-def caught_up(bootstrap: str, group: str, topics: Sequence[str]) -> bool:
+def caught_up(
+    bootstrap: str, group: str, topics: Sequence[str], *, security: KafkaSecurity = PLAINTEXT
+) -> bool:
     """Whether `group` has committed the end offset of every partition of `topics`."""
-    consumer = make_consumer(bootstrap, group_id=group, client_id="finsent-caught-up")
+    consumer = make_consumer(bootstrap, group_id=group, client_id="finsent-caught-up", security=security)
     try:
         for topic in topics:
             for partition, end in topic_end_offsets(bootstrap, topic, consumer=consumer).items():
@@ -71,7 +74,12 @@ def run_demo_stream(settings: Settings, bootstrap: str, engine: Engine, stop: th
         thread = threading.Thread(target=worker.run, args=(done,), name="demo-stream", daemon=True)
         thread.start()
         topics = [settings.topic_enriched, settings.topic_alerts]
-        while not stop.is_set() and thread.is_alive() and not caught_up(bootstrap, settings.stream_group, topics):
+        security = KafkaSecurity.from_settings(settings)
+        while (
+            not stop.is_set()
+            and thread.is_alive()
+            and not caught_up(bootstrap, settings.stream_group, topics, security=security)
+        ):
             stop.wait(0.5)
         totals = worker.totals()
         while not stop.is_set() and thread.is_alive() and len(receiver.log.deliveries) < totals["queued"]:

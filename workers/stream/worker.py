@@ -29,6 +29,7 @@ from alerts.watchlists.processor import WatchlistProcessor
 from pipeline.config import Settings
 from pipeline.kafka.clients import make_producer
 from pipeline.kafka.dlq import DeadLetterPublisher
+from pipeline.kafka.security import KafkaSecurity
 from workers.stream.app import StreamApp
 from workers.stream.dispatch import DispatchLoop
 from workers.stream.handlers import ItemHandler
@@ -67,7 +68,11 @@ class StreamWorker:
                 self.metrics,
                 interval_s=settings.alerts_dispatch_interval_s,
             )
-        self.producer = make_producer(bootstrap, client_id=f"{settings.kafka_client_id}-stream")
+        self.producer = make_producer(
+            bootstrap,
+            client_id=f"{settings.kafka_client_id}-stream",
+            security=KafkaSecurity.from_settings(settings),
+        )
         self.handler = ItemHandler(
             self.processor,
             DeadLetterPublisher(self.producer, settings.topic_dlq),
