@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -81,18 +82,60 @@ def head_probs(head: EntityHead, found: EntityPass, batch_size: int = 256) -> np
     return out
 
 
+@dataclass(frozen=True)
+class SentenceFallback:
+    """The sentence holding each example's mention: its sentiment probabilities [N, S] (the text's
+    where it has none), whether it has them (`has` [N]), and whether the mention itself was read
+    (`visible` [N]: else neither the entity head nor the sentence answers, as in the predictor)."""
+
+    probs: np.ndarray
+    has: np.ndarray
+    visible: np.ndarray
+
+    def select(self, mask: np.ndarray) -> SentenceFallback:
+        return SentenceFallback(self.probs[mask], self.has[mask], self.visible[mask])
+
+
+@torch.inference_mode()
+def sentence_probs(model: NewsModel, found: EntityPass, batch_size: int = 256) -> SentenceFallback:
+    """The sentence fallback as the predictor computes it: the sentiment head on the sentence's
+    tokens from the pass's states, the text's own probabilities where the text is one sentence;
+    none where the mention or its sentence lies past truncation."""
+    out = found.headline.copy()
+    has = found.covered & (found.single | (found.sentences[:, 0] >= 0))
+    p = next(model.parameters())
+    idx = np.flatnonzero(has & ~found.single)
+    for b in range(0, len(idx), batch_size):
+        chunk = idx[b : b + batch_size].tolist()
+        hidden, _, spans = found.batch(chunk, found.sentences)
+        logits = model.sentence_logits(hidden.to(p.device, p.dtype), spans.to(p.device))
+        out[chunk] = torch.softmax(logits.float(), -1).cpu().numpy()
+    return SentenceFallback(out, has, found.covered)
+
+
 def entity_metrics(
-    gold: Sequence[int], probs: np.ndarray, headline: np.ndarray, abstain_below: float
+    gold: Sequence[int],
+    probs: np.ndarray,
+    headline: np.ndarray,
+    abstain_below: float,
+    sentence: SentenceFallback | None = None,
 ) -> dict[str, float]:
-    """The entity head against the headline baseline (every entity gets its headline's predicted
-    label). `coverage` = share with top probability >= `abstain_below`; `accuracy_covered` on those;
-    accuracy, macro-F1 and ECE count every entity (the head's top class, abstained or not)."""
+    """The entity head against the headline baseline (every entity gets its text's predicted label).
+    `coverage` = share with top probability >= `abstain_below`; `accuracy_covered` on those;
+    accuracy, macro-F1 and ECE count every entity (the head's top class, abstained or not).
+
+    With `sentence` (`sentence_probs`), the answer the product gives: the entity head's label where it
+    does not abstain, else the sentence's holding the mention (`answered`: share with either;
+    `sentence_share`: by the sentence), else the text's; `answer_accuracy` / `answer_macro_f1` over
+    every entity, `answer_accuracy_answered` over the answered ones, and `sentence_accuracy`: the
+    sentence's label for every entity (the text's where it has none)."""
     k = probs.shape[1] if probs.ndim == 2 else 3
     scores = classification_scores(list(gold), probs, k)
     covered = probs.max(axis=1) >= abstain_below if len(gold) else np.zeros(0, dtype=bool)
     g = np.asarray(gold, dtype=int)
     base = headline.argmax(axis=1).tolist() if len(gold) else []
-    return {
+    extra = {} if sentence is None else answer_metrics(g, probs, covered, sentence, k)
+    return extra | {
         "accuracy": scores["accuracy"],
         "macro_f1": scores["macro_f1"],
         "ece": scores["ece"],
@@ -105,6 +148,26 @@ def entity_metrics(
     }
 
 
+def answer_metrics(
+    gold: np.ndarray, probs: np.ndarray, covered: np.ndarray, sentence: SentenceFallback, k: int
+) -> dict[str, float]:
+    """`entity_metrics`' figures of the answer: entity head where it does not abstain on a mention it
+    read, else the sentence, else the text (whose label `sentence.probs` holds where it has none)."""
+    s_probs, has = sentence.probs, sentence.has
+    own = covered & sentence.visible
+    by_sentence = ~own & has
+    answer = np.where(own, probs.argmax(axis=1), s_probs.argmax(axis=1)) if len(gold) else np.zeros(0, int)
+    answered = own | has
+    return {
+        "answered": float(answered.mean()) if len(gold) else 0.0,
+        "sentence_share": float(by_sentence.mean()) if len(gold) else 0.0,
+        "answer_accuracy": accuracy(gold.tolist(), answer.tolist()),
+        "answer_macro_f1": macro_f1(gold.tolist(), answer.tolist(), k),
+        "answer_accuracy_answered": accuracy(gold[answered].tolist(), answer[answered].tolist()),
+        "sentence_accuracy": accuracy(gold.tolist(), s_probs.argmax(axis=1).tolist() if len(gold) else []),
+    }
+
+
 def evaluate_entities(
     model: NewsModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -113,20 +176,31 @@ def evaluate_entities(
     abstain_below: float,
 ) -> dict[str, float]:
     """Entity-sentiment metrics on gold entity spans (measures the head, not NER), one encoder pass
-    per text, side by side with the headline baseline from the same pass."""
+    per text, side by side with the text-label baseline and the product's answer (entity head, else
+    the sentence holding the mention: `entity_metrics`) from the same pass. Texts may be headlines
+    or multi-sentence paragraphs."""
     if model.entity_head is None:
         raise ValueError("[M020] this checkpoint has no entity-sentiment head (trained before it existed)")
     index = {n: i for i, n in enumerate(model.labels.sentiment)}
     known = [e for e in examples if e.label in index]
     found = entity_pass(model, tokenizer, known, max_length)
     gold, probs = [index[e.label] for e in known], head_probs(model.entity_head, found)
-    metrics = entity_metrics(gold, probs, found.headline, abstain_below)
+    fallback = sentence_probs(model, found)
+    metrics = entity_metrics(gold, probs, found.headline, abstain_below, fallback)
+    keys = (
+        "accuracy",
+        "macro_f1",
+        "baseline_accuracy",
+        "answered",
+        "answer_accuracy",
+        "sentence_accuracy",
+        "n",
+    )
     for name, mask in contrast_masks(known).items():
         if mask.any():
-            sub = entity_metrics(
-                np.asarray(gold)[mask].tolist(), probs[mask], found.headline[mask], abstain_below
-            )
-            metrics |= {f"{name}_{k}": sub[k] for k in ("accuracy", "macro_f1", "baseline_accuracy", "n")}
+            g = np.asarray(gold)[mask].tolist()
+            sub = entity_metrics(g, probs[mask], found.headline[mask], abstain_below, fallback.select(mask))
+            metrics |= {f"{name}_{k}": sub[k] for k in keys}
     return metrics
 
 

@@ -1,5 +1,5 @@
 """Batched forward over features for evaluation: class probabilities, word-level BIO tags, and the
-pooled inputs of the entity head over gold entity spans."""
+pooled inputs of the entity head over gold entity spans (and of the sentence holding each)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from transformers import PreTrainedTokenizerBase
 
 from pipeline.model.network import NewsModel
 from pipeline.model.predictor import token_span
+from pipeline.model.sentences import sentence_of, sentence_spans
 from pipeline.model.tokens import collate, tokenize
 from pipeline.model.training.examples import EntityExample
 from pipeline.model.training.features import Feature
@@ -56,16 +57,25 @@ def word_tags(feat: Feature, token_probs: np.ndarray, tags: Sequence[str], num_w
 class EntityPass:
     """Gold entity spans over encoder states computed once per distinct text: `states[i]` [len, H]
     (CPU) of text i; per example its text (`text_of`), token span (`spans`, [N, 2], -1 where the
-    span was truncated away: `covered` False) and its headline's sentiment probabilities [N, S]."""
+    span was truncated away: `covered` False), its text's sentiment probabilities [N, S] (`headline`),
+    and the token span of the sentence holding the mention (`sentences`, [N, 2], as the predictor
+    finds it: -1 where it lies past truncation, or where the text is one sentence: `single`, whose
+    sentence is the text itself)."""
 
     states: list[torch.Tensor]
     text_of: np.ndarray
     spans: np.ndarray
     headline: np.ndarray
     covered: np.ndarray
+    sentences: np.ndarray
+    single: np.ndarray
 
-    def batch(self, examples: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(hidden [B, L, H], mask [B, L], spans [n, 3]) of covered `examples`, their texts padded."""
+    def batch(
+        self, examples: Sequence[int], spans: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(hidden [B, L, H], mask [B, L], spans [n, 3]) of `examples` (covered ones: their entity
+        spans, or rows of `spans`, e.g. `sentences`), their texts padded."""
+        spans = self.spans if spans is None else spans
         texts = list(dict.fromkeys(int(self.text_of[k]) for k in examples))
         pos = {t: i for i, t in enumerate(texts)}
         width = max(self.states[t].shape[0] for t in texts)
@@ -75,7 +85,7 @@ class EntityPass:
             n = self.states[t].shape[0]
             hidden[i, :n] = self.states[t].float()
             mask[i, :n] = 1
-        rows = [(pos[int(self.text_of[k])], int(self.spans[k, 0]), int(self.spans[k, 1])) for k in examples]
+        rows = [(pos[int(self.text_of[k])], int(spans[k, 0]), int(spans[k, 1])) for k in examples]
         return hidden, mask, torch.tensor(rows, dtype=torch.long).reshape(-1, 3)
 
 
@@ -107,6 +117,16 @@ def entity_pass(
         for pos, i in enumerate(idx):
             states[i] = out.hidden[pos, : len(toks[i].input_ids)].to("cpu", dtype).clone()
     text_of = np.array([index[e.text] for e in examples], dtype=np.int64)
-    spans = np.array([s if s is not None else (-1, -1) for s in found], dtype=np.int64).reshape(-1, 2)
     covered = np.array([s is not None for s in found], dtype=bool)
-    return EntityPass(states, text_of, spans, text_probs[text_of], covered)
+    split = [sentence_spans(t) for t in texts]
+    single = np.array([len(split[index[e.text]]) <= 1 for e in examples], dtype=bool)
+    held = [
+        None if one else token_span(toks[i].offsets, *split[i][sentence_of(split[i], e.start)])
+        for e, one, i in zip(examples, single, text_of, strict=True)
+    ]
+    return EntityPass(states, text_of, _rows(found), text_probs[text_of], covered, _rows(held), single)
+
+
+def _rows(spans: Sequence[tuple[int, int] | None]) -> np.ndarray:
+    """[N, 2] token spans, (-1, -1) for None."""
+    return np.array([s if s is not None else (-1, -1) for s in spans], dtype=np.int64).reshape(-1, 2)

@@ -5,7 +5,9 @@ preds = p.predict(["Fed signals rate cut as Apple shares slide"])
 preds[0].topic, preds[0].sentiment, preds[0].entities[0].ticker, preds[0].entities[0].sentiment
 
 Entity sentiment comes from the same encoder pass: `_score` keeps the batch's hidden states, decodes
-the NER spans, and applies the entity head to those states (`NewsModel.entity_logits`).
+the NER spans, and applies the entity head to those states (`NewsModel.entity_logits`); where it
+abstains, the sentiment head scores the sentence holding the mention from the same states
+(`NewsModel.sentence_logits`, `Entity.sentiment_source` says which).
 """
 
 from __future__ import annotations

@@ -92,8 +92,9 @@ def tiny_loaded(tiny_backbone: Path, tiny_model: NewsModel) -> LoadedModel:
 
 @pytest.fixture()
 def counting_predictor(tiny_loaded: LoadedModel) -> tuple[Predictor, list[int]]:
-    """A predictor on the tiny model and the list its encoder appends to on every call."""
+    """A predictor on the tiny model and the list its encoder appends to on every pass: counted at the
+    input embeddings, which every encoder pass (padded or unpadded) goes through exactly once."""
     calls: list[int] = []
-    tiny_loaded.model.encoder.register_forward_hook(lambda _m, _i, _o: calls.append(1))
+    tiny_loaded.model.encoder.get_input_embeddings().register_forward_hook(lambda _m, _i, _o: calls.append(1))
     pred = Predictor(tiny_loaded, device="cpu", max_tokens=4096, max_batch=8, gazetteer=Gazetteer([]))
     return pred, calls
