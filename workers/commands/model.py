@@ -101,6 +101,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=None,
         help="continue: synthetic texts joining a positive and a negative single-entity headline (default 0)",
     )
+    train.add_argument(
+        "--formal",
+        action="store_true",
+        help="continue: add the formal-news sets (SENTiVENT, SentiFM, NewsMTSC) at sentence and paragraph level",
+    )
+    train.add_argument(
+        "--formal-repeat",
+        type=int,
+        default=None,
+        help="continue --formal: times per epoch a formal-news sentence is seen (default 1)",
+    )
+    train.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        help="continue: tokens read per text (default: the parent checkpoint's; 256 reads whole paragraphs)",
+    )
     train.set_defaults(handler=run_train)
 
     ev = subparsers.add_parser("evaluate", help="per-task metrics of a checkpoint on a labelled file")
@@ -259,6 +276,9 @@ def run_continue_stage(args: argparse.Namespace) -> int:
         layer_decay=_given(args.layer_decay, base.layer_decay),  # type: ignore[arg-type]
         mixed_repeat=_given(args.mixed_repeat, base.mixed_repeat),  # type: ignore[arg-type]
         contrast_pairs=_given(args.contrast_pairs, base.contrast_pairs),  # type: ignore[arg-type]
+        formal=bool(args.formal),
+        formal_repeat=_given(args.formal_repeat, base.formal_repeat),  # type: ignore[arg-type]
+        max_length=_given(args.max_length, base.max_length),  # type: ignore[arg-type]
     )
     report = continue_training(cfg)
     print(json.dumps({k: report[k] for k in ("steps", "minutes")} | {"out": str(cfg.out_dir)}))

@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from pipeline.model.checkpoint import FULL_FINETUNE, attach_lora, load_model, save_checkpoint
-from pipeline.model.evaluate import evaluate_entities, mixed_mask
+from pipeline.model.evaluate import evaluate_entities, evaluate_texts, mixed_mask
 from pipeline.model.network import NewsModel
 from pipeline.model.predictor import token_span
 from pipeline.model.text import strip_links
@@ -31,7 +31,17 @@ from pipeline.model.training.config import TrainConfig
 from pipeline.model.training.contrast import contrast_pairs
 from pipeline.model.training.data import build_corpus
 from pipeline.model.training.entities import entity_split
+from pipeline.model.training.examples import EntityExample, TextExample
 from pipeline.model.training.features import IGNORE, Feature, text_features
+from pipeline.model.training.formal import (
+    FormalData,
+    SpanExample,
+    entity_examples,
+    load_formal,
+    paragraphs,
+    sentence_examples,
+    sentence_in_context,
+)
 from pipeline.model.training.sampler import TaskSampler
 from pipeline.model.training.trainer import build_features, dev_metrics
 
@@ -56,6 +66,7 @@ class ContinueConfig:
         ("sentiment", 1.5),
         ("ner", 0.6),
         ("entity", 1.2),
+        ("context", 0.8),
     )
     threads: int = 1
     eval_reserve_minutes: float = 5.0
@@ -64,6 +75,12 @@ class ContinueConfig:
     # headline-sentiment examples of these sources seen this many times (formal news: sentfin, fiqa_task1, ...)
     sentiment_source_repeat: tuple[tuple[str, int], ...] = ()
     contrast_pairs: int = 0  # synthetic two-headline texts of opposite entities (`training.contrast`)
+    # formal news (`training.formal`): sentences join the sentiment task, their targets (in the
+    # sentence and in 2-6-sentence paragraphs) the entity task, and each paragraph sentence a
+    # "context" task (the sentiment head on that sentence's tokens pooled from the paragraph's pass)
+    formal: bool = False
+    formal_repeat: int = 1  # formal sentences seen this many times per sentiment epoch
+    max_length: int = 0  # tokens read per text; 0 = the parent's (longer reads whole paragraphs)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
@@ -80,6 +97,31 @@ def entity_features(
         if span is not None:
             out.append(Feature(t, label=index[e.label], span=span))
     return out
+
+
+def span_features(tokenizer: Any, examples: list[SpanExample], index: dict[str, int], max_length: int) -> list[Feature]:
+    """Tokenized (text, labelled char span) examples; spans truncated away are dropped."""
+    return entity_features(tokenizer, examples, index, max_length)
+
+
+def formal_features(
+    tokenizer: Any, data: FormalData, index: dict[str, int], max_length: int, seed: int, repeat: int
+) -> dict[str, list[Feature]]:
+    """Train-split formal news as extra sentiment / entity features and the context task's features."""
+    train = data.part("train")
+    pars = paragraphs([s for s in train if s.source != "newsmtsc"], seed)
+    sentences = sentence_examples(train) * max(1, repeat)
+    return {
+        "sentiment": text_features(tokenizer, sentences, index, max_length),
+        "entity": entity_features(tokenizer, entity_examples([*train, *pars]), index, max_length),
+        "context": span_features(tokenizer, sentence_in_context(pars), index, max_length),
+    }
+
+
+def formal_dev(data: FormalData, seed: int) -> tuple[list[TextExample], list[EntityExample]]:
+    """Dev-split formal sentences and the targets of dev-split paragraphs."""
+    dev = data.part("dev")
+    return sentence_examples(dev), entity_examples(paragraphs([s for s in dev if s.source != "newsmtsc"], seed))
 
 
 def with_mixed_repeated(examples: list[Any], repeat: int) -> list[Any]:
@@ -109,10 +151,22 @@ def layerwise_groups(
 
 
 def _scores(
-    model: NewsModel, tokenizer: Any, corpus: Any, ent_dev: list[Any], max_length: int, threshold: float
+    model: NewsModel,
+    tokenizer: Any,
+    corpus: Any,
+    ent_dev: list[Any],
+    max_length: int,
+    threshold: float,
+    formal: tuple[list[TextExample], list[EntityExample]] | None = None,
 ) -> dict[str, Any]:
     m = dev_metrics(model, tokenizer, corpus, max_length)
     m["entity_sentiment"] = evaluate_entities(model, tokenizer, ent_dev, max_length, threshold)
+    if formal is not None:
+        sentences, targets = formal
+        by_source = evaluate_texts(model, tokenizer, sentences, "sentiment", max_length, by_source=True)
+        m["formal_sentiment"] = by_source.pop("all")
+        m |= {f"formal_sentiment/{k}": v for k, v in by_source.items()}
+        m["formal_paragraph_entity"] = evaluate_entities(model, tokenizer, targets, max_length, threshold)
     return m
 
 
@@ -133,6 +187,8 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
     base = {n: p.detach().clone() for n, p in base_model.named_parameters() if n.startswith("encoder.")}
     base = {n: t for n, t in base.items() if dict(model.named_parameters())[n].requires_grad}
     del base_model
+    if cfg.max_length:
+        spec = replace(spec, max_length=cfg.max_length)
     tcfg = TrainConfig(data_dir=cfg.data_dir, out_dir=cfg.out_dir, seed=cfg.seed, max_length=spec.max_length)
     corpus = build_corpus(cfg.data_dir, cfg.seed, tcfg.dev_fraction, tcfg.ner_dev_fraction)
     feats = build_features(tcfg, corpus, tokenizer, model.labels)
@@ -148,6 +204,13 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
     feats["entity"] = entity_features(
         tokenizer, with_mixed_repeated(ent_train, cfg.mixed_repeat) + synthetic, index, spec.max_length
     )
+    dev_formal = None
+    if cfg.formal:
+        data = load_formal(cfg.data_dir, cfg.seed)
+        extra = formal_features(tokenizer, data, index, spec.max_length, cfg.seed, cfg.formal_repeat)
+        for task, fs in extra.items():
+            feats[task] = feats.get(task, []) + fs
+        dev_formal = formal_dev(data, cfg.seed)
     log.info("continued training: %s", {k: len(v) for k, v in feats.items()})
 
     losses = {
@@ -173,14 +236,17 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
         enc = collate([f.tokens for f in batch], pad_id)
         spans = (
             torch.tensor([(i, *f.span) for i, f in enumerate(batch)], dtype=torch.long)  # type: ignore[misc]
-            if task == "entity"
+            if task in ("entity", "context")
             else None
         )
-        out = model(enc.input_ids, enc.attention_mask, enc.casing_ids, entity_spans=spans)
+        out = model(enc.input_ids, enc.attention_mask, enc.casing_ids, entity_spans=spans if task == "entity" else None)
         if task == "ner":
             width = enc.input_ids.shape[1]
             tags = torch.tensor([list(f.tags) + [IGNORE] * (width - len(f.tags)) for f in batch])
             loss = losses["ner"](out.ner_logits.reshape(-1, out.ner_logits.shape[-1]), tags.reshape(-1))
+        elif task == "context":
+            logits = model.sentence_logits(out.hidden, spans)  # type: ignore[arg-type]
+            loss = losses["sentiment"](logits, torch.tensor([f.label for f in batch]))
         else:
             logits = out.entity_logits if task == "entity" else getattr(out, f"{task}_logits")
             loss = losses[task](logits, torch.tensor([f.label for f in batch]))
@@ -207,11 +273,11 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
     model.eval()
     threshold = spec.entity_abstain_below
     ent_dev = split.dev
-    raw = _scores(model, tokenizer, corpus, ent_dev, spec.max_length, threshold)
+    raw = _scores(model, tokenizer, corpus, ent_dev, spec.max_length, threshold, dev_formal)
     with torch.no_grad():
         for n, p in params:
             p.copy_(ema[n])
-    averaged = _scores(model, tokenizer, corpus, ent_dev, spec.max_length, threshold)
+    averaged = _scores(model, tokenizer, corpus, ent_dev, spec.max_length, threshold, dev_formal)
     save_checkpoint(model, spec, cfg.out_dir, base=base)
     report = {
         "config": cfg.to_dict(),
