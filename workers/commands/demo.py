@@ -63,7 +63,8 @@ def demo_database_url(settings: Settings) -> str:
 
 def entity_sentiment_example(engine: Engine, model_version: str) -> dict[str, object] | None:
     """The earliest stored headline whose entities carry at least two different sentiments of their
-    own: `{"headline", "sentiment", "entities": [{"text", "ticker", "sentiment"}]}`; None if none."""
+    own (from the entity output, not its sentence fallback):
+    `{"headline", "sentiment", "entities": [{"text", "ticker", "sentiment"}]}`; None if none."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session, selectinload
 
@@ -77,7 +78,7 @@ def entity_sentiment_example(engine: Engine, model_version: str) -> dict[str, ob
     )
     with Session(engine) as session:
         for row in session.scalars(query):
-            own = sorted((e for e in row.entities if e.sentiment is not None), key=lambda e: e.start_char)
+            own = sorted((e for e in row.entities if e.sentiment_source == "entity"), key=lambda e: e.start_char)
             if len({e.sentiment for e in own}) > 1:
                 return {
                     "headline": row.article.title,
