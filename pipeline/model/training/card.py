@@ -239,13 +239,26 @@ def entity_markdown(card: dict[str, Any]) -> list[str]:
 def contrast_rows(d: dict[str, float]) -> list[str]:
     """Rows for the entities of headlines whose entities disagree (`mixed`) or pull opposite ways."""
     rows = []
-    for name, what in (("mixed", "whose entities disagree"), ("opposite", "with a positive and a negative entity")):
+    for name, what in (
+        ("mixed", "whose entities disagree"),
+        ("opposite", "with a positive and a negative entity"),
+    ):
         if f"{name}_n" in d:
             n = d[f"{name}_n"]
-            rows.append(_row(f"headlines {what}: entity head", {"accuracy": d[f"{name}_accuracy"],
-                             "macro_f1": d[f"{name}_macro_f1"], "n": n}, ("accuracy", "macro_f1", "ece")))
-            rows.append(_row(f"headlines {what}: baseline", {"accuracy": d[f"{name}_baseline_accuracy"],
-                             "n": n}, ("accuracy", "macro_f1", "ece")))
+            rows.append(
+                _row(
+                    f"headlines {what}: entity head",
+                    {"accuracy": d[f"{name}_accuracy"], "macro_f1": d[f"{name}_macro_f1"], "n": n},
+                    ("accuracy", "macro_f1", "ece"),
+                )
+            )
+            rows.append(
+                _row(
+                    f"headlines {what}: baseline",
+                    {"accuracy": d[f"{name}_baseline_accuracy"], "n": n},
+                    ("accuracy", "macro_f1", "ece"),
+                )
+            )
     return rows
 
 
@@ -254,7 +267,10 @@ def continued_markdown(card: dict[str, Any]) -> list[str]:
     c = card.get("continued")
     if not c:
         return []
-    runs = [*c.get("earlier_runs", []), {"config": c["config"], "steps": c["steps"], "minutes": c["wall_minutes"]}]
+    runs = [
+        *c.get("earlier_runs", []),
+        {"config": c["config"], "steps": c["steps"], "minutes": c["wall_minutes"]},
+    ]
     described = "; then ".join(_continued_run(r) for r in runs)
     return [
         f"- Then fine-tuned further from `{c['parent_model_version']}` by `finsent train --stage continue`: "

@@ -99,7 +99,9 @@ def entity_features(
     return out
 
 
-def span_features(tokenizer: Any, examples: list[SpanExample], index: dict[str, int], max_length: int) -> list[Feature]:
+def span_features(
+    tokenizer: Any, examples: list[SpanExample], index: dict[str, int], max_length: int
+) -> list[Feature]:
     """Tokenized (text, labelled char span) examples; spans truncated away are dropped."""
     return entity_features(tokenizer, examples, index, max_length)
 
@@ -121,7 +123,9 @@ def formal_features(
 def formal_dev(data: FormalData, seed: int) -> tuple[list[TextExample], list[EntityExample]]:
     """Dev-split formal sentences and the targets of dev-split paragraphs."""
     dev = data.part("dev")
-    return sentence_examples(dev), entity_examples(paragraphs([s for s in dev if s.source != "newsmtsc"], seed))
+    return sentence_examples(dev), entity_examples(
+        paragraphs([s for s in dev if s.source != "newsmtsc"], seed)
+    )
 
 
 def with_mixed_repeated(examples: list[Any], repeat: int) -> list[Any]:
@@ -195,7 +199,9 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
     if cfg.sentiment_source_repeat:
         repeat = dict(cfg.sentiment_source_repeat)
         weighted = [e for e in corpus.sentiment_train for _ in range(repeat.get(e.source, 1))]
-        feats["sentiment"] = text_features(tokenizer, weighted, model.labels.index("sentiment"), spec.max_length)
+        feats["sentiment"] = text_features(
+            tokenizer, weighted, model.labels.index("sentiment"), spec.max_length
+        )
     split = entity_split(cfg.data_dir, cfg.seed)
     held = {strip_links(e.text) for e in corpus.sentiment_dev}
     ent_train = [e for e in split.train if strip_links(e.text) not in held]
@@ -221,7 +227,9 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
     }
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     optim = torch.optim.AdamW(
-        layerwise_groups(params, model.encoder.config.num_hidden_layers, cfg.lr, cfg.head_lr, cfg.layer_decay),
+        layerwise_groups(
+            params, model.encoder.config.num_hidden_layers, cfg.lr, cfg.head_lr, cfg.layer_decay
+        ),
         weight_decay=0.01,
     )
     base_lrs = [g["lr"] for g in optim.param_groups]
@@ -239,7 +247,12 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
             if task in ("entity", "context")
             else None
         )
-        out = model(enc.input_ids, enc.attention_mask, enc.casing_ids, entity_spans=spans if task == "entity" else None)
+        out = model(
+            enc.input_ids,
+            enc.attention_mask,
+            enc.casing_ids,
+            entity_spans=spans if task == "entity" else None,
+        )
         if task == "ner":
             width = enc.input_ids.shape[1]
             tags = torch.tensor([list(f.tags) + [IGNORE] * (width - len(f.tags)) for f in batch])

@@ -144,7 +144,11 @@ def load_newsmtsc_file(path: Path, split: str | None = None, seed: int = 13) -> 
             )
             part = split or ("dev" if rng.random() < NEWSMTSC_DEV_SHARE else "train")
             polarities = tuple(t.label for t in targets)
-            out.append(FormalSentence(f"newsmtsc{n}", 0, item["sentence_normalized"], part, "newsmtsc", polarities, targets))
+            out.append(
+                FormalSentence(
+                    f"newsmtsc{n}", 0, item["sentence_normalized"], part, "newsmtsc", polarities, targets
+                )
+            )
     return out
 
 
@@ -182,7 +186,9 @@ def entity_examples(items: Iterable[FormalSentence | Paragraph]) -> list[EntityE
     ]
 
 
-def paragraphs(sentences: Sequence[FormalSentence], seed: int, sizes: tuple[int, int] = (2, 6)) -> list[Paragraph]:
+def paragraphs(
+    sentences: Sequence[FormalSentence], seed: int, sizes: tuple[int, int] = (2, 6)
+) -> list[Paragraph]:
     """Each article cut into consecutive runs of 2-6 sentences (lengths drawn with `seed`); one-sentence
     articles (NewsMTSC) are left out."""
     rng = random.Random(seed)
@@ -251,7 +257,11 @@ def contrast_suite(data: FormalData, headline_dev: Sequence[EntityExample], seed
     for e in headline_dev:
         by_text.setdefault(e.text, []).append(e)
     articles = [s for s in dev if s.source != "newsmtsc"]
-    texts: list[FormalSentence | Paragraph] = [*dev, *paragraphs(articles, seed), *paragraphs(articles, seed + 1)]
+    texts: list[FormalSentence | Paragraph] = [
+        *dev,
+        *paragraphs(articles, seed),
+        *paragraphs(articles, seed + 1),
+    ]
     for item in texts:
         if item.text not in by_text:
             by_text[item.text] = entity_examples([item])

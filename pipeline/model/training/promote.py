@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pipeline.model.backbone import sha256_file
 from pipeline.model.checkpoint import CheckpointSpec, load_model
 from pipeline.model.evaluate import evaluate_entities, head_probs
 from pipeline.model.inference import entity_pass
@@ -34,6 +35,8 @@ from pipeline.model.training.entity_stage import (
     floor4,
     fourth_output_cost,
 )
+from pipeline.model.training.formal import FORMAL_FILES
+from pipeline.model.training.formal_figures import formal_figures
 from pipeline.model.training.trainer import final_metrics
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,13 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
     if cfg.check_file is not None:
         ent["check_subset"] = check_subset(loaded, cfg.check_file, threshold)
     ent["throughput"] = fourth_output_cost(loaded, split.dev, cfg.threads)
+    formal: dict[str, Any] = {}
+    files = dict(parent["training_files"]["sha256"])
+    if report["config"].get("formal"):
+        formal["formal_news"] = formal_figures(
+            model, tokenizer, cfg.data_dir, cfg.seed, max_length, threshold
+        )
+        files |= {rel: sha256_file(cfg.data_dir / rel) for rel in FORMAL_FILES}
     card = {
         **parent,
         "model_version": model_version(cfg.checkpoint),
@@ -93,6 +103,9 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
         "ner_eng_testa": final["ner_testa"],
         "int8_cpu": final["int8"],
         "entity_sentiment": ent,
+        **formal,
+        "training_files": {"data_dir": "../shared/data", "sha256": files},
+        "max_length": max_length,
         "continued": {
             "parent_model_version": parent["model_version"],
             "config": _portable(report["config"]),
@@ -139,4 +152,18 @@ def _headline(metrics: dict[str, Any]) -> dict[str, float]:
         "ner_dev_f1": metrics["ner"]["f1"],
         "entity_accuracy": ent["accuracy"],
         **{k: ent[k] for k in ("mixed_accuracy", "opposite_accuracy") if k in ent},
+        **(
+            {"formal_sentence_accuracy": metrics["formal_sentiment"]["accuracy"]}
+            if "formal_sentiment" in metrics
+            else {}
+        ),
+        **(
+            {
+                "formal_paragraph_entity_answer_accuracy": metrics["formal_paragraph_entity"].get(
+                    "answer_accuracy", 0.0
+                )
+            }
+            if "formal_paragraph_entity" in metrics
+            else {}
+        ),
     }
