@@ -27,7 +27,7 @@ from pipeline.db.models import (
     WebhookDelivery,
 )
 from pipeline.read.articles import articles_by_enrichment, articles_towards
-from pipeline.read.cursor import Keyset, filters_digest
+from pipeline.read.cursor import Keyset
 from pipeline.read.models import ArticleOut, TowardsOut
 
 MAX_EVIDENCE = 200
@@ -92,12 +92,6 @@ class EventFilters:
     fingerprint: str | None = None
     firing_now: bool = False
     include_backtest: bool = False
-
-    def digest(self) -> str:
-        return filters_digest(
-            "alerts", self.status, self.topic, self.start, self.end, self.fingerprint, self.firing_now,
-            self.include_backtest,
-        )
 
 
 def list_events(
@@ -244,10 +238,6 @@ def deliveries(
         for r in rows[:limit]
     ]
     return out, (Keyset(out[-1].created_at, out[-1].id) if len(rows) > limit else None)
-
-
-def deliveries_digest(status: str | None, receiver: str | None) -> str:
-    return filters_digest("deliveries", status, receiver)
 
 
 def active_states(conn: Connection, topic: str | None = None) -> list[AlertStateOut]:

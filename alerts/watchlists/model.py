@@ -13,18 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_serializer,
     field_validator,
     model_validator,
 )
 
+from alerts.duration_text import duration_pattern
 from alerts.rules import parse_duration
 from alerts.watchlists.sentiment import SentimentView
 from schemas import Sentiment
@@ -34,6 +36,8 @@ Relevance = Literal["mention", "title"]
 RELEVANCE_ORDER: dict[str, int] = {"mention": 0, "title": 1}
 
 MAX_KEYS = 500
+MAX_PER = timedelta(days=31)
+"""Longest rate-limit period."""
 """Most tickers / entity names / topics one watchlist may hold."""
 
 
@@ -69,12 +73,6 @@ class SentimentCondition(_Frozen):
     def _sorted(cls, labels: tuple[Sentiment, ...]) -> tuple[Sentiment, ...]:
         return tuple(sorted(set(labels)))
 
-    @model_validator(mode="after")
-    def _bounds(self) -> SentimentCondition:
-        if self.min_score is not None and self.max_score is not None and self.min_score > self.max_score:
-            raise ValueError(f"min_score {self.min_score} is above max_score {self.max_score}: nothing could match")
-        return self
-
     def holds(self, view: SentimentView) -> bool:
         if self.labels and view.label not in self.labels:
             return False
@@ -98,11 +96,14 @@ class SentimentCondition(_Frozen):
 
 
 class QuietHours(_Frozen):
-    """No notices from `start` to `end` (local time in `timezone`; may wrap midnight)."""
+    """No notices from `start` to `end` (local time in `timezone`; may wrap midnight; start = end:
+    all day)."""
 
     start: time
     end: time
-    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    timezone: str = Field(
+        default="UTC", min_length=1, max_length=64, json_schema_extra={"enum": sorted(available_timezones())}
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -112,12 +113,6 @@ class QuietHours(_Frozen):
         except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)") from exc
         return name
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> QuietHours:
-        if self.start == self.end:
-            raise ValueError("quiet hours need start != end")
-        return self
 
     @classmethod
     def parse(cls, text: str, timezone: str = "UTC") -> QuietHours:
@@ -149,7 +144,12 @@ class RateLimit(_Frozen):
     """At most `max_notices` queued notices per `per` (a sliding window); more are suppressed."""
 
     max_notices: int = Field(ge=1, le=100_000)
-    per: Annotated[timedelta, BeforeValidator(parse_duration)] = Field(description="e.g. 1h, 30m, 1d")
+    per: Annotated[
+        timedelta,
+        BeforeValidator(parse_duration),
+        WithJsonSchema({"type": "string", "pattern": duration_pattern(timedelta(seconds=1), MAX_PER)}, mode="validation"),
+        WithJsonSchema({"type": "string"}, mode="serialization"),
+    ] = Field(description="e.g. 1h, 30m, 1d (1 s to 31 d; also 1h30m)")
 
     @classmethod
     def parse(cls, text: str) -> RateLimit:
@@ -166,7 +166,7 @@ class RateLimit(_Frozen):
     @field_validator("per")
     @classmethod
     def _positive(cls, per: timedelta) -> timedelta:
-        if per <= timedelta(0) or per > timedelta(days=31):
+        if per <= timedelta(0) or per > MAX_PER:
             raise ValueError("the rate limit period must be between 1s and 31d")
         return per
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Select, cast, exists, func, select, true, uni
 from sqlalchemy.dialects.postgresql import JSONB
 
 from pipeline.db.models import Article, Enrichment, Entity
-from pipeline.read.cursor import Keyset, filters_digest
+from pipeline.read.cursor import Keyset
 from pipeline.read.models import ArticleDetail, ArticleOut, EnrichmentOut, EntityOut, TowardsOut
 from pipeline.read.search import matching_articles
 
@@ -37,12 +37,6 @@ class ArticleFilters:
     text: str | None = None
     start: datetime | None = None
     end: datetime | None = None
-
-    def digest(self) -> str:
-        return filters_digest(
-            "articles", self.model_version, self.topic, self.sentiment, self.ticker, self.entity, self.text,
-            self.start, self.end,
-        )
 
 
 def list_articles(

@@ -1,6 +1,8 @@
-"""Query parameters of the read API, parsed with clear 422 answers.
+"""Query parameters of the read API: their OpenAPI declarations and their parsing, together.
 
-A bad value raises `RequestValidationError`, which the app answers 422 with
+Each `*_query` declares a parameter with every constraint the server checks (pattern, length,
+format), so that a request the document calls valid is answered, and one it calls invalid is
+refused. A bad value raises `RequestValidationError`, which the app answers 422 with
 `{"error": "invalid request", "errors": [{"loc": ["query", NAME], "msg": ..., "type": ...}]}`,
 the same shape as FastAPI's own validation errors.
 """
@@ -9,19 +11,28 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from fastapi import Query
 from fastapi.exceptions import RequestValidationError
 
+from alerts.duration_text import duration_pattern
 from alerts.explain import span
-from alerts.rules import parse_duration
-from pipeline.read.cursor import CursorError, Keyset, decode_cursor
+from alerts.rules import MAX_DURATION_CHARS, parse_duration
+from pipeline.read.cursor import CURSOR_PATTERN, CursorError, Keyset, decode_cursor
 
 MAX_TEXT = 200
 """Longest accepted free-text filter (topic, ticker, entity, q)."""
+MAX_DURATION = MAX_DURATION_CHARS
+"""Longest accepted duration parameter (`window`, `baseline`)."""
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
-"""Accepted instants (so that range arithmetic never leaves `datetime`'s range)."""
+"""Instants are clamped into [EARLIEST, LATEST) (so that range arithmetic never leaves `datetime`'s range)."""
+LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$"
+LABEL_NAME = re.compile(LABEL_PATTERN)
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+"""Printable text with something besides spaces (free-text filters, names in paths)."""
+_TEXT = re.compile(TEXT_PATTERN)
 
 
 def invalid(name: str, message: str, where: str = "query") -> RequestValidationError:
@@ -40,16 +51,26 @@ def instant(name: str, value: str | None) -> datetime | None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
         parsed = parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        parsed = EARLIEST - timedelta(days=1)
-    if not EARLIEST <= parsed < LATEST:
-        raise invalid(name, f"must be between {EARLIEST.date()} and {LATEST.date()}")
-    return parsed
+    except (OverflowError, ValueError):  # an offset pushed it past year 1 or 9999
+        parsed = EARLIEST if parsed.year < EARLIEST.year else LATEST
+    return min(max(parsed, EARLIEST), LATEST - timedelta(microseconds=1))
 
 
-def period(start_name: str, start: datetime | None, end_name: str, end: datetime | None) -> None:
-    if start is not None and end is not None and start >= end:
-        raise invalid(end_name, f"{end_name} must be after {start_name}")
+def instant_query(description: str, alias: str | None = None) -> Any:
+    """An optional RFC 3339 date-time parameter (read with `instant`)."""
+    return Query(
+        None, alias=alias, description=f"{description}; RFC 3339 (a date alone, or no offset, is read as UTC)",
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+def duration_query(default: str | None, description: str, *, low: timedelta, high: timedelta) -> Any:
+    """A duration parameter (read with `duration`). The document states the one-unit form; the
+    server also reads combinations such as `1h30m` within the same bounds."""
+    return Query(
+        default, max_length=MAX_DURATION, description=f"{description}; between {span(low)} and {span(high)}",
+        json_schema_extra={"pattern": duration_pattern(low, high)},
+    )
 
 
 def duration(name: str, value: str, *, low: timedelta, high: timedelta) -> timedelta:
@@ -63,21 +84,32 @@ def duration(name: str, value: str, *, low: timedelta, high: timedelta) -> timed
     return parsed
 
 
-def cursor(value: str | None, digest: str) -> Keyset | None:
+def cursor_query() -> Any:
+    return Query(
+        None, pattern=CURSOR_PATTERN, max_length=40,
+        description="`next_cursor` of the previous page: the position to read on from",
+    )
+
+
+def cursor(value: str | None) -> Keyset | None:
     if value is None:
         return None
     try:
-        return decode_cursor(value, digest)
+        return decode_cursor(value)
     except CursorError as exc:
         raise invalid("cursor", str(exc)) from None
 
 
+def text_query(description: str | None = None, *, max_length: int = MAX_TEXT) -> Any:
+    """An optional free-text filter (read with `text`): printable, not blank, at most `max_length`."""
+    return Query(None, min_length=1, max_length=max_length, pattern=TEXT_PATTERN, description=description)
+
+
 def text(name: str, value: str | None) -> str | None:
-    """A free-text filter: stripped, at most `MAX_TEXT` characters, no control characters."""
+    """A free-text filter: stripped, 1-`MAX_TEXT` printable characters (as `TEXT_PATTERN` says)."""
     if value is None:
         return None
-    value = value.strip()
-    if not value or len(value) > MAX_TEXT or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise invalid(name, f"must be 1-{MAX_TEXT} printable characters")
-    return value
+    if len(value) > MAX_TEXT or not _TEXT.fullmatch(value):
+        raise invalid(name, f"must be 1-{MAX_TEXT} printable characters, not only spaces")
+    return value.strip()
 

@@ -6,23 +6,39 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, HTTPException
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine
 
+from pipeline.read.cursor import CURSOR_PATTERN
 from pipeline.read.scope import ReadScope, VersionSource, resolve_scope
 from schemas import utc_now
 from workers.http import params
 from workers.http.context import AppContext, app_context
 
-ERRORS = {
+MAX_VERSION = 100
+"""Longest model version name a read accepts."""
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no valid credentials"},
-    403: {"description": "the token lacks the scope"},
+    403: {"description": "the token lacks the scope, or a write came from another origin"},
     422: {"description": "a parameter is invalid (`errors` says which and why)"},
-    503: {"description": "no database is configured"},
+    429: {
+        "description": "too many requests for this token",
+        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+    },
+    503: {"description": "no database is configured, or a query ran past the statement timeout"},
 }
 """Answers every read route can give besides its own (documented in the OpenAPI document)."""
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not JSON"},
+    408: {"description": "the body was not received in time"},
+    413: {"description": "the body is too large"},
+    415: {"description": "the body is not application/json"},
+}
+"""What a route that reads a JSON body can answer besides `ERRORS`."""
+Cursor = Annotated[str, Field(pattern=CURSOR_PATTERN, description="the position to read on from")]
 
 
 class ReadMeta(BaseModel):
@@ -50,12 +66,10 @@ def connection(engine: Engine = Depends(database)) -> Iterator[Connection]:  # n
 
 
 def read_scope(
-    model_version: str | None = Query(
-        None, max_length=100, description="read this model version (default: the active one)"
+    model_version: str | None = params.text_query(
+        "read this model version (default: the active one)", max_length=MAX_VERSION
     ),
-    at: str | None = Query(
-        None, description="read as of this instant, ISO 8601 (default: the newest article's minute, or now)"
-    ),
+    at: str | None = params.instant_query("read as of this instant (default: the newest article's minute, or now)"),
     engine: Engine = Depends(database),  # noqa: B008
     context: AppContext = Depends(app_context),  # noqa: B008
 ) -> ReadScope:

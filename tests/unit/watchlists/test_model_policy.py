@@ -23,8 +23,8 @@ def test_spec_normalises_keys_and_refuses_what_cannot_match() -> None:
     assert spec.receivers == ("desk",)
     with pytest.raises(ValidationError, match="at least one ticker"):
         WatchlistSpec(name="empty", owner="pm")
-    with pytest.raises(ValidationError, match="nothing could match"):
-        SentimentCondition(min_score=0.5, max_score=-0.5)
+    # bounds that cross are accepted (the OpenAPI document cannot state the refusal) and match nothing
+    assert SentimentCondition(min_score=0.5, max_score=-0.5).describe() == "score <= -0.5 and score >= 0.5"
     with pytest.raises(ValidationError, match="control characters"):
         WatchlistSpec(name="x", owner="pm", entities=("Apple\x00",))
     with pytest.raises(ValidationError, match="unknown time zone"):

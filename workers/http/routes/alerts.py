@@ -19,7 +19,6 @@ from alerts.read import (
     SilenceOut,
     alert_labels,
     deliveries,
-    deliveries_digest,
     events_of_alert,
     evidence,
     find_event,
@@ -34,14 +33,14 @@ from schemas import utc_now
 from workers.http import params
 from workers.http.auth import require_scope
 from workers.http.context import AppContext, app_context
-from workers.http.reading import ERRORS, connection
+from workers.http.reading import ERRORS, Cursor, connection
 
 router = APIRouter(tags=["alerts"], dependencies=[Depends(require_scope("read"))], responses=ERRORS)
 
 
 class AlertsPage(BaseModel):
     items: list[AlertEventOut]
-    next_cursor: str | None
+    next_cursor: Cursor | None
 
 
 class AlertDetail(BaseModel):
@@ -63,7 +62,7 @@ class RulesPage(BaseModel):
 
 class DeliveriesPage(BaseModel):
     items: list[DeliveryOut]
-    next_cursor: str | None
+    next_cursor: Cursor | None
 
 
 def rules_config(context: AppContext) -> tuple[str, RulesConfig]:
@@ -91,22 +90,21 @@ def rule_dict(rule: AnyRule) -> dict[str, Any]:
 def alerts(
     state: Literal["firing", "resolved"] | None = Query(None, description="the event's status"),
     firing_now: bool = Query(False, description="only events of alerts firing now"),
-    topic: str | None = Query(None),
-    start: str | None = Query(None, alias="from", description="emitted at or after (event time), ISO 8601"),
-    end: str | None = Query(None, alias="to", description="emitted before, ISO 8601"),
+    topic: str | None = params.text_query(),
+    start: str | None = params.instant_query("emitted at or after (event time)", alias="from"),
+    end: str | None = params.instant_query("emitted before (an empty range: no event)", alias="to"),
     backtest: bool = Query(False, description="include events of backtest deliveries"),
-    cursor: str | None = Query(None, max_length=400),
+    cursor: str | None = params.cursor_query(),
     limit: int = Query(50, ge=1, le=200),
     conn: Connection = Depends(connection),  # noqa: B008
 ) -> AlertsPage:
     first, stop = params.instant("from", start), params.instant("to", end)
-    params.period("from", first, "to", stop)
     filters = EventFilters(
         status=state, topic=params.text("topic", topic), start=first, end=stop, firing_now=firing_now,
         include_backtest=backtest,
     )
-    items, last = list_events(conn, filters, after=params.cursor(cursor, filters.digest()), limit=limit)
-    return AlertsPage(items=items, next_cursor=encode_cursor(last, filters.digest()) if last else None)
+    items, last = list_events(conn, filters, after=params.cursor(cursor), limit=limit)
+    return AlertsPage(items=items, next_cursor=encode_cursor(last) if last else None)
 
 
 @router.get(
@@ -161,12 +159,9 @@ def rules(context: AppContext = Depends(app_context)) -> RulesPage:  # noqa: B00
 def list_deliveries(
     status: Literal["pending", "delivered", "failed"] | None = Query(None),
     receiver: str | None = Query(None, max_length=100),
-    cursor: str | None = Query(None, max_length=400),
+    cursor: str | None = params.cursor_query(),
     limit: int = Query(50, ge=1, le=200),
     conn: Connection = Depends(connection),  # noqa: B008
 ) -> DeliveriesPage:
-    digest = deliveries_digest(status, receiver)
-    items, last = deliveries(
-        conn, status=status, receiver=receiver, after=params.cursor(cursor, digest), limit=limit
-    )
-    return DeliveriesPage(items=items, next_cursor=encode_cursor(last, digest) if last else None)
+    items, last = deliveries(conn, status=status, receiver=receiver, after=params.cursor(cursor), limit=limit)
+    return DeliveriesPage(items=items, next_cursor=encode_cursor(last) if last else None)

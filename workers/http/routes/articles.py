@@ -17,14 +17,16 @@ from pipeline.read.models import ArticleDetail, ArticleOut, EntityFigures
 from pipeline.read.scope import ReadScope
 from workers.http import params
 from workers.http.auth import require_scope
-from workers.http.reading import ERRORS, ReadMeta, connection, meta, read_scope
+from workers.http.reading import ERRORS, Cursor, ReadMeta, connection, meta, read_scope
+
+WINDOW_LOW, WINDOW_HIGH = timedelta(minutes=5), timedelta(days=30)
 
 router = APIRouter(tags=["read"], dependencies=[Depends(require_scope("read"))], responses=ERRORS)
 
 
 class ArticlesPage(ReadMeta):
     items: list[ArticleOut]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+    next_cursor: Cursor | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
 class EntitiesPage(ReadMeta):
@@ -36,20 +38,19 @@ class EntitiesPage(ReadMeta):
 
 @router.get("/v1/articles", summary="Articles newest first, with entities; filters, search, keyset pages")
 def articles(
-    topic: str | None = Query(None, description="exact topic label"),
+    topic: str | None = params.text_query("exact topic label"),
     sentiment: Literal["negative", "neutral", "positive"] | None = Query(None),
-    ticker: str | None = Query(None, description="a ticker linked to one of the article's entities"),
-    entity: str | None = Query(None, description="an entity's text (case-insensitive)"),
-    q: str | None = Query(None, description="full-text search of title and body (Postgres: web search syntax)"),
-    start: str | None = Query(None, alias="from", description="published at or after, ISO 8601"),
-    end: str | None = Query(None, alias="to", description="published before, ISO 8601"),
-    cursor: str | None = Query(None, description="`next_cursor` of the previous page", max_length=400),
+    ticker: str | None = params.text_query("a ticker linked to one of the article's entities"),
+    entity: str | None = params.text_query("an entity's text (case-insensitive)"),
+    q: str | None = params.text_query("full-text search of title and body (Postgres: web search syntax)"),
+    start: str | None = params.instant_query("published at or after", alias="from"),
+    end: str | None = params.instant_query("published before (an empty range: no article)", alias="to"),
+    cursor: str | None = params.cursor_query(),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     scope: ReadScope = Depends(read_scope),  # noqa: B008
     conn: Connection = Depends(connection),  # noqa: B008
 ) -> ArticlesPage:
     first, stop = params.instant("from", start), params.instant("to", end)
-    params.period("from", first, "to", stop)
     filters = ArticleFilters(
         model_version=scope.model_version or "",
         topic=params.text("topic", topic),
@@ -60,12 +61,12 @@ def articles(
         start=first,
         end=stop,
     )
-    after = params.cursor(cursor, filters.digest())
+    after = params.cursor(cursor)
     items, last = list_articles(conn, filters, after=after, limit=limit) if scope.model_version else ([], None)
     return ArticlesPage(
         **meta(scope).model_dump(),
         items=items,
-        next_cursor=encode_cursor(last, filters.digest()) if last is not None else None,
+        next_cursor=encode_cursor(last) if last is not None else None,
     )
 
 
@@ -83,8 +84,10 @@ def article(news_id: str, conn: Connection = Depends(connection)) -> ArticleDeta
 
 @router.get("/v1/entities/top", summary="The tickers and entities sliding most (window vs the period before)")
 def entities(
-    window: str = Query("24h", description="the window, e.g. 1h, 24h, 7d"),
-    baseline: str | None = Query(None, description="the period before the window (default: as long as it)"),
+    window: str = params.duration_query("24h", "the window, e.g. 1h, 24h, 7d", low=WINDOW_LOW, high=WINDOW_HIGH),
+    baseline: str | None = params.duration_query(
+        None, "the period before the window (default: as long as it)", low=WINDOW_LOW, high=WINDOW_HIGH
+    ),
     by: Literal["negative", "volume"] = Query("negative", description="rank by negative share or by volume"),
     tickers_only: bool = Query(False, description="only entities linked to a ticker"),
     min_count: int = Query(2, ge=1, le=10_000, description="at least this many articles in the window"),
@@ -92,8 +95,8 @@ def entities(
     scope: ReadScope = Depends(read_scope),  # noqa: B008
     conn: Connection = Depends(connection),  # noqa: B008
 ) -> EntitiesPage:
-    w = params.duration("window", window, low=timedelta(minutes=5), high=timedelta(days=30))
-    b = params.duration("baseline", baseline, low=timedelta(minutes=5), high=timedelta(days=30)) if baseline else w
+    w = params.duration("window", window, low=WINDOW_LOW, high=WINDOW_HIGH)
+    b = params.duration("baseline", baseline, low=WINDOW_LOW, high=WINDOW_HIGH) if baseline is not None else w
     found = (
         top_entities(
             conn, scope.model_version, scope.as_of, window=w, baseline=b, by=by, min_count=min_count,
@@ -103,5 +106,6 @@ def entities(
         else []
     )
     return EntitiesPage(
-        **meta(scope).model_dump(), window=window, baseline=baseline or window, by=by, entities=found
+        **meta(scope).model_dump(), window=window, baseline=window if baseline is None else baseline, by=by,
+        entities=found,
     )

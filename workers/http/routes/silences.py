@@ -8,22 +8,28 @@ dashboard they also need the session's CSRF token (`workers.http.sessions`).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Connection, Engine
 
 from alerts.read import SilenceOut, silence_out
 from alerts.silences import add_silence, expire_silence, silences_page
 from pipeline.api_tokens import Principal
-from pipeline.read.cursor import encode_cursor, filters_digest
+from pipeline.read.cursor import encode_cursor
 from schemas import utc_now
 from workers.http import params
 from workers.http.auth import require_scope
 from workers.http.origin import same_origin
-from workers.http.reading import ERRORS, connection, database
+from workers.http.reading import ERRORS, WRITE_ERRORS, Cursor, connection, database
 
 router = APIRouter(tags=["silences"], responses=ERRORS)
+
+SHORTEST, LONGEST = timedelta(minutes=1), timedelta(days=90)
+LabelName = Annotated[str, StringConstraints(pattern=params.LABEL_PATTERN)]
+LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
+"""A matcher's value: 1-200 characters, not only spaces."""
 
 
 
@@ -33,32 +39,33 @@ class SilenceIn(BaseModel):
         json_schema_extra={"examples": [{"matchers": {"topic": "Energy | Oil"}, "duration": "2h", "comment": "OPEC"}]},
     )
 
-    matchers: dict[str, str] = Field(
-        min_length=1, max_length=16, description="label = value (topic, rule, ticker, severity or a rule label)"
+    matchers: dict[LabelName, LabelValue] = Field(
+        min_length=1, max_length=16, description="label = value (topic, rule, ticker, severity or a rule label)",
+        json_schema_extra={"propertyNames": {"pattern": params.LABEL_PATTERN}, "additionalProperties": False},
     )
-    duration: str = Field("2h", max_length=20, description="how long, e.g. 30m, 2h, 1d (at most 90d)")
+    duration: str = Field(
+        "2h", max_length=20, description="how long, e.g. 30m, 2h, 1d (1 min to 90 d; also 1h30m)",
+        json_schema_extra={"pattern": params.duration_pattern(SHORTEST, LONGEST)},
+    )
     comment: str = Field("", max_length=1000)
 
 
 class SilencesPage(BaseModel):
     items: list[SilenceOut]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+    next_cursor: Cursor | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
 @router.get("/v1/silences", summary="Silences newest first (active ones unless `expired=true`)")
 def silences(
     expired: bool = Query(False, description="include expired silences"),
-    cursor: str | None = Query(None, description="`next_cursor` of the previous page", max_length=400),
+    cursor: str | None = params.cursor_query(),
     limit: int = Query(50, ge=1, le=200),
     _: Principal = Depends(require_scope("read")),  # noqa: B008
     conn: Connection = Depends(connection),  # noqa: B008
 ) -> SilencesPage:
     now = utc_now()
-    digest = filters_digest("silences", expired)
-    items, last = silences_page(conn, now, include_expired=expired, after=params.cursor(cursor, digest), limit=limit)
-    return SilencesPage(
-        items=[silence_out(s, now) for s in items], next_cursor=encode_cursor(last, digest) if last else None
-    )
+    items, last = silences_page(conn, now, include_expired=expired, after=params.cursor(cursor), limit=limit)
+    return SilencesPage(items=[silence_out(s, now) for s in items], next_cursor=encode_cursor(last) if last else None)
 
 
 @router.post(
@@ -66,7 +73,7 @@ def silences(
     status_code=201,
     summary="Create a silence",
     dependencies=[Depends(same_origin)],
-    responses={415: {"description": "the body is not JSON"}},
+    responses=WRITE_ERRORS,
 )
 def create_silence(
     body: SilenceIn,
@@ -76,12 +83,7 @@ def create_silence(
 ) -> SilenceOut:
     if not request.headers.get("content-type", "").lower().startswith("application/json"):
         raise HTTPException(status_code=415, detail="send the silence as application/json")
-    for name, value in body.matchers.items():
-        if not params.LABEL_NAME.match(name):
-            raise params.invalid("matchers", f"not a label name: {name[:64]!r}", where="body")
-        if not value.strip() or len(value) > 200:
-            raise params.invalid("matchers", f"label {name!r}: the value must be 1-200 characters", where="body")
-    period = params.duration("duration", body.duration, low=timedelta(minutes=1), high=timedelta(days=90))
+    period = params.duration("duration", body.duration, low=SHORTEST, high=LONGEST)
     now = utc_now()
     created = add_silence(
         engine, body.matchers, now=now, duration=period, comment=body.comment, created_by=principal.name

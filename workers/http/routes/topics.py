@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import Field
 from sqlalchemy import Connection, select
 
@@ -14,7 +14,7 @@ from alerts.read import AlertEventOut, AlertStateOut, EventFilters, active_state
 from pipeline.db.models import Enrichment
 from pipeline.read.models import TimelineBucket, TopicSummary
 from pipeline.read.scope import ReadScope
-from pipeline.read.timeline import BUCKETS, MAX_BUCKETS, bucket_count, topic_timeline
+from pipeline.read.timeline import BUCKETS, MAX_BUCKETS, topic_timeline
 from pipeline.read.topics import quiet_topic, topic_summaries
 from workers.http import params
 from workers.http.auth import require_scope
@@ -24,6 +24,7 @@ router = APIRouter(tags=["read"], dependencies=[Depends(require_scope("read"))],
 
 DEFAULT_RANGE = {"5m": timedelta(hours=12), "1h": timedelta(days=7), "1d": timedelta(days=90)}
 MAX_TIMELINE_ALERTS = 500
+MINUTE, WINDOW_HIGH, BASELINE_HIGH = timedelta(minutes=1), timedelta(days=30), timedelta(days=90)
 
 
 class TopicOut(TopicSummary):
@@ -47,13 +48,15 @@ class Timeline(ReadMeta):
 
 @router.get("/v1/topics", summary="Every topic now: window vs baseline, sparkline, alert state")
 def topics(
-    window: str = Query("1h", description="the window, e.g. 15m, 1h, 24h"),
-    baseline: str = Query("24h", description="the baseline period before the window, e.g. 24h, 7d"),
+    window: str = params.duration_query("1h", "the window, e.g. 15m, 1h, 24h", low=MINUTE, high=WINDOW_HIGH),
+    baseline: str = params.duration_query(
+        "24h", "the baseline period before the window, e.g. 24h, 7d", low=MINUTE, high=BASELINE_HIGH
+    ),
     scope: ReadScope = Depends(read_scope),  # noqa: B008
     conn: Connection = Depends(connection),  # noqa: B008
 ) -> TopicsPage:
-    w = params.duration("window", window, low=timedelta(minutes=1), high=timedelta(days=30))
-    b = params.duration("baseline", baseline, low=timedelta(minutes=1), high=timedelta(days=90))
+    w = params.duration("window", window, low=MINUTE, high=WINDOW_HIGH)
+    b = params.duration("baseline", baseline, low=MINUTE, high=BASELINE_HIGH)
     summaries = (
         topic_summaries(conn, scope.model_version, scope.as_of, window=w, baseline=b) if scope.model_version else []
     )
@@ -71,10 +74,14 @@ def topics(
     responses={404: {"description": "no article on this topic under the model version"}},
 )
 def timeline(
-    topic: str,
+    topic: str = Path(min_length=1, max_length=params.MAX_TEXT, pattern=params.TEXT_PATTERN),
     bucket: Literal["5m", "1h", "1d"] = Query("1h", description="bucket size"),
-    start: str | None = Query(None, alias="from", description="ISO 8601 (default: `to` minus 12 h, 7 d or 90 d)"),
-    end: str | None = Query(None, alias="to", description="ISO 8601, exclusive (default: as_of)"),
+    start: str | None = params.instant_query(
+        f"default: `to` minus 12 h, 7 d or 90 d; at most {MAX_BUCKETS} buckets: a longer range is cut to the "
+        "latest ones (`start` says where the answer begins)",
+        alias="from",
+    ),
+    end: str | None = params.instant_query("exclusive (default: as_of; an empty range: no bucket)", alias="to"),
     scope: ReadScope = Depends(read_scope),  # noqa: B008
     conn: Connection = Depends(connection),  # noqa: B008
 ) -> Timeline:
@@ -82,14 +89,12 @@ def timeline(
     size = BUCKETS[bucket]
     stop = params.instant("to", end) or scope.as_of
     first = params.instant("from", start) or stop - DEFAULT_RANGE[bucket]
-    params.period("from", first, "to", stop)
-    if (n := bucket_count(first, stop, size)) > MAX_BUCKETS:
-        raise params.invalid("bucket", f"{n} buckets of {bucket} in this range; at most {MAX_BUCKETS}: use a larger bucket")
+    first = max(first, stop - (MAX_BUCKETS - 1) * size)  # the latest MAX_BUCKETS buckets at most
     e = Enrichment.__table__
     version = scope.model_version
     if version is None or conn.scalar(select(e.c.id).where(e.c.model_version == version, e.c.topic == name).limit(1)) is None:
         raise HTTPException(status_code=404, detail=f"no article on topic {name!r} under model version {version!r}")
-    buckets = topic_timeline(conn, version, name, first, stop, size)
+    buckets = topic_timeline(conn, version, name, first, stop, size) if first < stop else []
     events, _ = list_events(conn, EventFilters(topic=name, start=first, end=stop), limit=MAX_TIMELINE_ALERTS)
     return Timeline(
         **meta(scope).model_dump(),

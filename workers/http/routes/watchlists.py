@@ -8,6 +8,7 @@ Writes accept JSON only and refuse a cross-origin `Origin` (unless CORS allows i
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,37 +25,47 @@ from alerts.watchlists.store import (
 )
 from pipeline.api_tokens import Principal
 from schemas import utc_now
+from workers.http import params
 from workers.http.auth import require_scope
 from workers.http.origin import same_origin
-from workers.http.reading import ERRORS, database
+from workers.http.reading import ERRORS, WRITE_ERRORS, database
 
 router = APIRouter(tags=["watchlists"], responses=ERRORS)
 
 MAX_ID = 2**63
 
 
+PRINTABLE = r"^[^\x00-\x1f]*$"
+"""No control characters (what `WatchlistSpec` checks of an owner)."""
+EXAMPLE = {
+    "name": "AAPL desk",
+    "tickers": ["AAPL"],
+    "entities": ["Apple"],
+    "condition": {"labels": ["negative"], "max_score": -0.5},
+    "min_relevance": "title",
+    "quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "Europe/London"},
+    "rate_limit": {"max_notices": 10, "per": "1h"},
+}
+
+
+def _document(schema: dict[str, Any]) -> None:
+    """State in the document what `WatchlistSpec` checks: items that are printable and not blank,
+    tickers of at most 32 characters without inner spaces, at least one ticker, entity name or topic."""
+    item = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": params.TEXT_PATTERN}
+    ticker = {**item, "pattern": r"^\s*\$?[^\s$\x00-\x1f\x7f]{1,32}\s*$"}
+    properties = schema["properties"]
+    for name, items in (("tickers", ticker), ("entities", item), ("topics", item), ("receivers", item)):
+        properties[name]["items"] = items
+    schema["anyOf"] = [{"required": [n], "properties": {n: {"minItems": 1}}} for n in ("tickers", "entities", "topics")]
+    schema["examples"] = [EXAMPLE]
+
+
 class WatchlistIn(WatchlistSpec):
     """A new watchlist; `owner` defaults to the token's name."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "AAPL desk",
-                    "tickers": ["AAPL"],
-                    "entities": ["Apple"],
-                    "condition": {"labels": ["negative"], "max_score": -0.5},
-                    "min_relevance": "title",
-                    "quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "Europe/London"},
-                    "rate_limit": {"max_notices": 10, "per": "1h"},
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_document)
 
-    owner: str | None = Field(default=None, min_length=1, max_length=200)  # type: ignore[assignment]
+    owner: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE)  # type: ignore[assignment]
 
 
 class WatchlistsPage(BaseModel):
@@ -99,7 +110,7 @@ def watchlists(
     status_code=201,
     summary="Create a watchlist",
     dependencies=[Depends(same_origin)],
-    responses={409: {"description": "an active watchlist has this name"}, 415: {"description": "not JSON"}},
+    responses={409: {"description": "an active watchlist has this name"}, **WRITE_ERRORS},
 )
 def create_watchlist(
     body: WatchlistIn,
