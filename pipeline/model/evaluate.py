@@ -249,9 +249,13 @@ def evaluate_file(
     max_length: int,
     abstain_below: float = 0.0,
 ) -> dict[str, float]:
-    """Metrics of one task on one labelled file. `entity_sentiment` reads a SEntFiN-format CSV
-    (`Title`, `Decisions` = `{'entity': 'label', ...}`); entities not found in the title are counted
-    in `not_found` and left out."""
+    """Metrics of one task on one labelled file. `entity_sentiment` reads a CSV of char spans
+    (`text`, `start`, `end`, `label`: one row per entity, e.g. the paragraph dev file) or a
+    SEntFiN-format one (`Title`, `Decisions` = `{'entity': 'label', ...}`; entities not found in the
+    title are counted in `not_found` and left out)."""
+    if task == "entity_sentiment" and {"text", "start", "end", "label"} <= set(_header(path)):
+        spans = load_span_entities(path)
+        return evaluate_entities(model, tokenizer, spans, max_length, abstain_below) | {"not_found": 0.0}
     if task == "entity_sentiment":
         loaded = load_sentfin_entities(path)
         metrics = evaluate_entities(model, tokenizer, loaded.examples, max_length, abstain_below)
@@ -260,6 +264,20 @@ def evaluate_file(
     if task == "ner":
         return evaluate_tagged(model, tokenizer, examples, max_length)  # type: ignore[arg-type]
     return evaluate_texts(model, tokenizer, examples, task, max_length)["all"]  # type: ignore[arg-type]
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return next(csv.reader(f), [])
+
+
+def load_span_entities(path: Path) -> list[EntityExample]:
+    """Rows `text`, `start`, `end`, `label` (and optional `source`) -> entity examples."""
+    with path.open(encoding="utf-8", newline="") as f:
+        return [
+            EntityExample(r["text"], int(r["start"]), int(r["end"]), r["label"], r.get("source") or path.stem)
+            for r in csv.DictReader(f)
+        ]
 
 
 def format_table(task: str, path: Path, metrics: dict[str, float]) -> str:

@@ -125,8 +125,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--task",
         choices=("topic", "sentiment", "ner", "entity_sentiment"),
         required=True,
-        help="entity_sentiment reads a SEntFiN-format CSV (Title, Decisions = {'entity': 'label', ...}) "
-        "and scores the gold entity spans against the headline-label baseline",
+        help="entity_sentiment reads a CSV of entity spans (text, start, end, label) or a SEntFiN-format one "
+        "(Title, Decisions = {'entity': 'label', ...}) and scores the gold entity spans against the text-label "
+        "baseline",
     )
     ev.add_argument("--file", type=Path, required=True)
     ev.add_argument("--model", type=Path, default=None, help="checkpoint dir (default: settings / shipped)")

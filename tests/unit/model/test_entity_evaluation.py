@@ -4,12 +4,21 @@ computing the sentence fallback exactly as the predictor does."""
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from pipeline.model.checkpoint import LoadedModel
-from pipeline.model.evaluate import SentenceFallback, entity_metrics, evaluate_entities, sentence_probs
+from pipeline.model.evaluate import (
+    SentenceFallback,
+    entity_metrics,
+    evaluate_entities,
+    evaluate_file,
+    sentence_probs,
+)
 from pipeline.model.inference import entity_pass
 from pipeline.model.predictor import Entity, Predictor
 from pipeline.model.tickers import Gazetteer
@@ -86,3 +95,19 @@ def test_evaluate_entities_on_a_two_sentence_paragraph(tiny_loaded: LoadedModel)
     entity_only = evaluate_entities(model, tokenizer, EXAMPLES, 32, abstain_below=0.0)
     assert entity_only["answered"] == 1.0 and entity_only["sentence_share"] == 0.0
     assert entity_only["answer_accuracy"] == entity_only["accuracy"]
+
+
+def test_evaluate_file_reads_a_csv_of_entity_spans(tiny_loaded: LoadedModel, tmp_path: Path) -> None:
+    path = tmp_path / "paragraphs.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["text", "start", "end", "label", "source", "mixed"])
+        writer.writeheader()
+        writer.writerows(
+            {"text": e.text, "start": e.start, "end": e.end, "label": e.label, "source": "hand", "mixed": 1}
+            for e in EXAMPLES
+        )
+    model, tokenizer = tiny_loaded.model, tiny_loaded.tokenizer
+    from_file = evaluate_file(model, tokenizer, path, "entity_sentiment", 32, abstain_below=0.5)
+    assert from_file == evaluate_entities(model, tokenizer, EXAMPLES, 32, abstain_below=0.5) | {
+        "not_found": 0.0
+    }
