@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: setup setup-test demo test test-unit test-integration bench train lint clean
+.PHONY: setup setup-test demo test test-fast test-unit test-integration bench train lint clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,13 @@ setup-test: setup
 demo: setup
 	$(VENV)/bin/finsent demo
 
+# The whole suite; the 25 slowest steps are listed at the end, so CI logs show where the time goes.
 test: setup-test
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
+
+# The inner loop: everything but the tests marked `slow` (each over 20 s on a 2-core box).
+test-fast: setup-test
+	$(PY) -m pytest -q -m "not slow" --durations=10 tests
 
 test-unit: setup
 	$(PY) -m pytest -q tests/unit

@@ -77,6 +77,7 @@ def test_worker_fires_and_delivers_on_its_schedule(pg_engine: Engine, kafka_sett
     )
 
 
+@pytest.mark.slow
 def test_silence_mutes_the_burst_and_resolution_is_not_sent(pg_engine: Engine) -> None:
     start = datetime(2026, 3, 1, tzinfo=UTC)
     burst = start + timedelta(hours=20)

@@ -145,6 +145,7 @@ def test_claimed_rows_are_invisible_to_another_dispatcher_while_leased(pg_engine
 # --- catch-up -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_missed_ticks_are_caught_up_after_downtime(pg_engine: Engine) -> None:
     """The worker stopped at 11:00 and comes back at 12:30: the burst at 12:00 still fires, at its
     own event time, and ticks are evaluated in order from where it stopped."""
@@ -187,6 +188,7 @@ def receiver() -> Iterator[LocalReceiver]:
         yield rx
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_batch_then_restarted_loses_and_repeats_nothing(
     pg_url: str, pg_engine: Engine, kafka_settings: Settings, receiver: LocalReceiver, tmp_path: Path
 ) -> None:

@@ -37,7 +37,7 @@ from tests.fixtures.stream import (
 from tests.fixtures.waiting import WAIT_S, wait_until
 from tests.fixtures.watchlists import enriched, mention
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # real worker processes, each test over 20 s
 
 SHUTDOWN_S = 10.0
 """FINSENT_STREAM_SHUTDOWN_S of the workers (`worker_env`): a clean stop takes less."""
