@@ -6,6 +6,9 @@ text; the head then trains on the cached states (`inference.entity_pass`) in min
 CPU. The abstain threshold is chosen on the SEntFiN dev split (`entities.entity_split`) and stored
 in the checkpoint's spec; the card gains the entity figures, a check subset's figures (re-computed
 by the shipped-model test) and the throughput cost of the fourth output.
+
+The stage does not resume (`training.resume` serves the long stages): it runs about 3 minutes, and
+`EntityHeadConfig.cache` keeps the one encoder pass, its costliest part, between runs.
 """
 
 from __future__ import annotations
@@ -79,6 +82,25 @@ def choose_threshold(
         if cum_acc[k - 1] >= target_accuracy and (k == len(order) or conf[order[k]] < conf[order[k - 1]]):
             return 0.0 if k == len(order) else float(conf[order[k - 1]])
     return float(conf[order[floor - 1]])
+
+
+def choose_answer_threshold(probs: np.ndarray, fallback: np.ndarray, gold: np.ndarray) -> float:
+    """The top-probability threshold that makes the product's answer most accurate: the entity head
+    where its top probability >= threshold, else the fallback (the sentence holding the mention).
+    Ties go to the lower threshold (the entity output answers more often)."""
+    conf = probs.max(axis=1)
+    order = np.argsort(-conf, kind="stable")
+    own = (probs.argmax(axis=1) == gold)[order].astype(float)
+    other = (fallback.argmax(axis=1) == gold)[order].astype(float)
+    # right answers when the k most confident entities answer themselves, k = 0..n
+    right = np.concatenate([[0.0], np.cumsum(own)]) + other.sum() - np.concatenate([[0.0], np.cumsum(other)])
+    best = max(
+        (k for k in range(len(order) + 1) if k in (0, len(order)) or conf[order[k]] < conf[order[k - 1]]),
+        key=lambda k: (right[k], k),
+    )
+    if best == 0:
+        return float(np.nextafter(conf.max(), np.inf)) if len(conf) else 1.0
+    return 0.0 if best == len(order) else float(conf[order[best - 1]])
 
 
 def floor4(x: float) -> float:
@@ -220,6 +242,14 @@ def train_entity_head(cfg: EntityHeadConfig) -> dict[str, Any]:
     section["throughput"] = fourth_output_cost(reloaded, split.dev, cfg.threads)
     write_entity_card(cfg.out_dir, parent, section)
     return section
+
+
+def answer_rule(threshold: float, dev: str) -> str:
+    """The card's words for an abstain threshold chosen by `choose_answer_threshold`."""
+    return (
+        f"the entity output answers when its top probability >= {threshold}, else the sentence holding the "
+        f"mention does (threshold that makes that answer most accurate on {dev})"
+    )
 
 
 def abstain_rule(threshold: float, target_accuracy: float, min_coverage: float) -> str:

@@ -22,20 +22,21 @@ import torch
 
 from pipeline.model.backbone import sha256_file
 from pipeline.model.checkpoint import CheckpointSpec, load_model
-from pipeline.model.evaluate import evaluate_entities, head_probs
+from pipeline.model.evaluate import evaluate_entities, head_probs, sentence_probs
 from pipeline.model.inference import entity_pass
 from pipeline.model.training.card import adapter_info, model_version, render_markdown
 from pipeline.model.training.config import TrainConfig
+from pipeline.model.training.continued import formal_dev
 from pipeline.model.training.data import build_corpus
 from pipeline.model.training.entities import entity_split
 from pipeline.model.training.entity_stage import (
-    abstain_rule,
+    answer_rule,
     check_subset,
-    choose_threshold,
+    choose_answer_threshold,
     floor4,
     fourth_output_cost,
 )
-from pipeline.model.training.formal import FORMAL_FILES
+from pipeline.model.training.formal import FORMAL_FILES, load_formal
 from pipeline.model.training.formal_figures import formal_figures
 from pipeline.model.training.trainer import final_metrics
 
@@ -49,19 +50,20 @@ class PromoteConfig:
     parent_card: Path  # the model_card.json of the checkpoint the stage started from
     seed: int = 13
     threads: int = 1
-    target_accuracy: float = 0.9  # abstain rule, as in the entity-head stage
-    min_coverage: float = 0.8
     check_file: Path | None = None
 
 
 def entity_threshold(cfg: PromoteConfig, dev: list[Any]) -> float:
-    """The abstain threshold of the entity-head stage's rule, on this checkpoint's dev probabilities."""
+    """The abstain threshold that makes the product's answer (the entity head, else the sentence
+    holding the mention) most accurate on `dev`, from this checkpoint's probabilities."""
     loaded = load_model(cfg.checkpoint)
     index = {n: i for i, n in enumerate(loaded.model.labels.sentiment)}
     found = entity_pass(loaded.model, loaded.tokenizer, dev, loaded.spec.max_length)
     gold = np.array([index[e.label] for e in dev])
     probs = head_probs(loaded.model.entity_head, found)  # type: ignore[arg-type]
-    return floor4(choose_threshold(probs, gold, cfg.target_accuracy, cfg.min_coverage))
+    fallback = sentence_probs(loaded.model, found)
+    seen = fallback.visible
+    return floor4(choose_answer_threshold(probs[seen], fallback.probs[seen], gold[seen]))
 
 
 def promote(cfg: PromoteConfig) -> dict[str, Any]:
@@ -71,7 +73,13 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
     parent = json.loads(cfg.parent_card.read_text())
     report = json.loads((cfg.checkpoint / "continued.json").read_text())
     split = entity_split(cfg.data_dir, cfg.seed)
-    threshold = entity_threshold(cfg, split.dev)
+    formal_data = load_formal(cfg.data_dir, cfg.seed) if report["config"].get("formal") else None
+    tuned_on = "the SEntFiN entity dev split"
+    threshold_dev = list(split.dev)
+    if formal_data is not None:
+        threshold_dev += formal_dev(formal_data, cfg.seed)[1]
+        tuned_on += " and the formal-news dev paragraphs"
+    threshold = entity_threshold(cfg, threshold_dev)
     spec_path = cfg.checkpoint / "spec.json"
     spec_dict = json.loads(spec_path.read_text()) | {"entity_abstain_below": threshold}
     spec_path.write_text(json.dumps(spec_dict, indent=2) + "\n")
@@ -84,13 +92,13 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
     model, tokenizer = loaded.model, loaded.tokenizer
     ent = dict(parent["entity_sentiment"])
     ent["dev"] = evaluate_entities(model, tokenizer, split.dev, max_length, threshold)
-    ent["abstain_rule"] = abstain_rule(threshold, cfg.target_accuracy, cfg.min_coverage)
+    ent["abstain_rule"] = answer_rule(threshold, tuned_on)
     if cfg.check_file is not None:
         ent["check_subset"] = check_subset(loaded, cfg.check_file, threshold)
     ent["throughput"] = fourth_output_cost(loaded, split.dev, cfg.threads)
     formal: dict[str, Any] = {}
     files = dict(parent["training_files"]["sha256"])
-    if report["config"].get("formal"):
+    if formal_data is not None:
         formal["formal_news"] = formal_figures(
             model, tokenizer, cfg.data_dir, cfg.seed, max_length, threshold
         )

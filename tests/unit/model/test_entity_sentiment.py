@@ -19,7 +19,7 @@ from pipeline.model.training.entities import (
     parse_decisions,
     write_sentfin_csv,
 )
-from pipeline.model.training.entity_stage import choose_threshold, floor4
+from pipeline.model.training.entity_stage import choose_answer_threshold, choose_threshold, floor4
 
 NAMES = ("negative", "neutral", "positive")
 
@@ -70,6 +70,20 @@ def test_threshold_is_the_lowest_that_reaches_the_target_within_the_coverage_flo
     # the target is out of reach while keeping 3 of 4: keep exactly the coverage floor
     assert choose_threshold(probs, gold, target_accuracy=1.0, min_coverage=0.75) == pytest.approx(0.6)
     assert floor4(0.76459) == 0.7645  # stored rounded down: the boundary entity stays covered
+
+
+def test_answer_threshold_lets_the_entity_head_answer_where_it_beats_the_sentence() -> None:
+    probs = np.array([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.5, 0.4, 0.1]])
+    sentence = np.array([[0.1, 0.1, 0.8], [0.1, 0.1, 0.8], [0.1, 0.8, 0.1], [0.1, 0.8, 0.1]])
+    # the head is right on the two confident ones, the sentence on the other two: answer 4/4 at 0.8
+    assert choose_answer_threshold(probs, sentence, np.array([0, 0, 1, 1])) == pytest.approx(0.8)
+    # the head is right everywhere: it answers everything
+    assert choose_answer_threshold(probs, sentence, np.array([0, 0, 0, 0])) == 0.0
+    # the sentence is right everywhere: the head never answers (a threshold above its top probability)
+    assert choose_answer_threshold(probs, sentence, np.array([2, 2, 1, 1])) > 0.9
+    # a tie goes to the lower threshold: 0.8 (the sentence gets the third right, the fourth wrong) and
+    # 0.0 (the head gets the fourth right, the third wrong) both answer 3 of 4
+    assert choose_answer_threshold(probs, sentence, np.array([0, 0, 1, 0])) == 0.0
 
 
 def test_sentfin_decisions_with_unescaped_apostrophes() -> None:
