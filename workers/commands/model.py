@@ -14,6 +14,7 @@ from pipeline.config import Settings
 
 if TYPE_CHECKING:
     from pipeline.model.checkpoint import LoraSpec
+    from pipeline.model.training.resume import ResumeOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +65,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="time budget (default 58; entity-head 20; continue 40)",
     )
     train.add_argument("--seed", type=int, default=None, help="default 13")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="stage all / continue: go on from --out/resume.pt (same config; --threads may change)",
+    )
+    train.add_argument(
+        "--resume-every",
+        type=float,
+        default=10.0,
+        metavar="MINUTES",
+        help="stage all / continue: minutes between saves of --out/resume.pt (default 10; 0: only at the "
+        "end of the loop); it is deleted once the stage has written its checkpoint",
+    )
     train.add_argument("--steps", type=int, default=None, help="stage all: step upper bound (default 6500)")
     train.add_argument(
         "--eval-every", type=int, default=None, help="stage all: steps between dev evals (500)"
@@ -219,6 +233,9 @@ def lora_spec(r: int, alpha: int | None) -> LoraSpec:
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
+    if args.resume and args.stage in ("entity-head", "promote"):
+        print(f"finsent train --stage {args.stage}: a stage of minutes, it does not resume")
+        return 2
     if args.stage == "entity-head":
         return run_entity_stage(args, settings)
     if args.stage == "continue":
@@ -241,7 +258,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         threads=_given(args.threads, base.threads),
         backbone=args.backbone.resolve() if args.backbone else None,
     )
-    result = train(cfg)
+    result = train(cfg, _resume_options(args))
     print(
         f"wrote {result.out_dir} (best step {result.best_step}/{result.steps_run}, {result.minutes:.1f} min)"
     )
@@ -281,7 +298,7 @@ def run_continue_stage(args: argparse.Namespace) -> int:
         formal_repeat=_given(args.formal_repeat, base.formal_repeat),  # type: ignore[arg-type]
         max_length=_given(args.max_length, base.max_length),  # type: ignore[arg-type]
     )
-    report = continue_training(cfg)
+    report = continue_training(cfg, _resume_options(args))
     print(json.dumps({k: report[k] for k in ("steps", "minutes")} | {"out": str(cfg.out_dir)}))
     return 0
 
@@ -318,6 +335,12 @@ def run_promote_stage(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _resume_options(args: argparse.Namespace) -> ResumeOptions:
+    from pipeline.model.training.resume import ResumeOptions
+
+    return ResumeOptions(resume=bool(args.resume), every_minutes=args.resume_every)
 
 
 def _stage_fields(args: argparse.Namespace, config: type) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from pipeline.model.training.formal import (
     sentence_examples,
     sentence_in_context,
 )
+from pipeline.model.training.resume import ResumeOptions, Resumer, TrainClock, capture, restore, sampler_seed
 from pipeline.model.training.sampler import TaskSampler
 from pipeline.model.training.trainer import build_features, dev_metrics
 
@@ -174,8 +176,12 @@ def _scores(
     return m
 
 
-def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
+def continue_training(cfg: ContinueConfig, resume: ResumeOptions | None = None) -> dict[str, Any]:
+    """Run the stage; `cfg.out_dir/resume.pt` is saved every `resume.every_minutes` and at the end of
+    the loop (`training.resume`), and `resume.resume` goes on from it."""
     t_start = time.monotonic()
+    resumer = Resumer(cfg.out_dir, cfg.to_dict(), resume or ResumeOptions())
+    state = resumer.begin()
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     loaded = load_model(cfg.init_from)
@@ -234,13 +240,27 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
     )
     base_lrs = [g["lr"] for g in optim.param_groups]
     ema = {n: p.detach().clone() for n, p in params}
-    sampler = TaskSampler(feats, cfg.batch_size, 3.0, cfg.seed, boost=dict(cfg.task_sampling))
+    start, wall_before = 0, 0.0
+    budget = t_start + (cfg.max_minutes - cfg.eval_reserve_minutes) * 60 - time.monotonic()
+    clock = TrainClock(budget)
+    if state is not None:
+        restore(state, {"model": model}, optim)
+        ema = state.ema or ema
+        start, wall_before = state.step, state.wall_s
+        clock = TrainClock(state.budget_s, state.spent_s)
+    sampler = TaskSampler(
+        feats, cfg.batch_size, 3.0, sampler_seed(cfg.seed, start), boost=dict(cfg.task_sampling)
+    )
     pad_id = int(tokenizer.pad_token_id or 0)
-    deadline = t_start + (cfg.max_minutes - cfg.eval_reserve_minutes) * 60
-    t_train = time.monotonic()
-    step = 0
+
+    def snapshot(done: bool) -> None:
+        wall = wall_before + time.monotonic() - t_start
+        resumer.save(capture(cfg.to_dict(), step, clock, wall, {"model": model}, optim, ema=ema, done=done))
+
+    batches: Iterable[tuple[str, list[Feature]]] = () if state is not None and state.done else sampler
+    step = start
     model.train()
-    for step, (task, batch) in enumerate(sampler, start=1):
+    for step, (task, batch) in enumerate(batches, start=start + 1):
         enc = collate([f.tokens for f in batch], pad_id)
         spans = (
             torch.tensor([(i, *f.span) for i, f in enumerate(batch)], dtype=torch.long)  # type: ignore[misc]
@@ -265,7 +285,7 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
             loss = losses[task](logits, torch.tensor([f.label for f in batch]))
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for _, p in params], 1.0)
-        factor = max(0.0, 1.0 - (time.monotonic() - t_train) / max(1.0, deadline - t_train))
+        factor = max(0.0, 1.0 - clock.fraction())
         for g, lr in zip(optim.param_groups, base_lrs, strict=True):
             g["lr"] = lr * min(1.0, step / 100) * factor
         optim.step()
@@ -279,10 +299,13 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
                 step,
                 task,
                 loss.item(),
-                (time.monotonic() - t_start) / 60,
+                (wall_before + time.monotonic() - t_start) / 60,
             )
-        if time.monotonic() > deadline:
+        if clock.out_of_time():
             break
+        if resumer.due():
+            snapshot(done=False)
+    snapshot(done=True)
     model.eval()
     threshold = spec.entity_abstain_below
     ent_dev = split.dev
@@ -295,9 +318,11 @@ def continue_training(cfg: ContinueConfig) -> dict[str, Any]:
     report = {
         "config": cfg.to_dict(),
         "steps": step,
-        "minutes": round((time.monotonic() - t_start) / 60, 1),
+        "minutes": round((wall_before + time.monotonic() - t_start) / 60, 1),
+        "resumed_from_step": start or None,
         "raw": raw,
         "ema": averaged,
     }
     (cfg.out_dir / "continued.json").write_text(json.dumps(report, indent=2) + "\n")
+    resumer.complete()
     return report

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,15 @@ from pipeline.model.training.config import TrainConfig
 from pipeline.model.training.data import Corpus, build_corpus, training_files
 from pipeline.model.training.features import IGNORE, Feature, tagged_features, text_features
 from pipeline.model.training.losses import TaskWeighting, class_weights
+from pipeline.model.training.resume import (
+    Best,
+    ResumeOptions,
+    Resumer,
+    TrainClock,
+    capture,
+    restore,
+    sampler_seed,
+)
 from pipeline.model.training.sampler import TaskSampler
 from pipeline.model.training.sources import NER_EVAL_FILE, read_conll
 
@@ -106,11 +116,15 @@ def build_features(
     }
 
 
-def train(cfg: TrainConfig) -> TrainResult:
+def train(cfg: TrainConfig, resume: ResumeOptions | None = None) -> TrainResult:
     """Train encoder + topic/sentiment/NER heads, early-stop on the dev split, write the checkpoint and
     model card to `cfg.out_dir`. The checkpoint has no entity head (entity sentiment None) until
-    `entity_stage.train_entity_head` adds one."""
+    `entity_stage.train_entity_head` adds one. `cfg.out_dir/resume.pt` is saved every
+    `resume.every_minutes` and at the end of the loop (`training.resume`); `resume.resume` goes on
+    from it."""
     t_start = time.monotonic()
+    resumer = Resumer(cfg.out_dir, cfg.to_dict(), resume or ResumeOptions())
+    state = resumer.begin()
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
@@ -168,8 +182,17 @@ def train(cfg: TrainConfig) -> TrainResult:
         "sentiment": len(corpus.sentiment_train),
         "ner": len(corpus.ner_train),
     }
+    modules = {"model": model, "weighting": weighting}
+    start = 0 if state is None else state.step
+    if state is not None:
+        restore(state, modules, optim)
     sampler = TaskSampler(
-        feats, cfg.batch_size, cfg.temperature, cfg.seed, sizes=sizes, boost=cfg.task_sampling
+        feats,
+        cfg.batch_size,
+        cfg.temperature,
+        sampler_seed(cfg.seed, start),
+        sizes=sizes,
+        boost=cfg.task_sampling,
     )
     pad_id = int(tokenizer.pad_token_id or 0)
     autocast = (
@@ -178,15 +201,23 @@ def train(cfg: TrainConfig) -> TrainResult:
         else torch.autocast("cpu", enabled=False)
     )
 
-    best_score, best_step, best_state, stale = -1.0, 0, trainable_state(model), 0
-    history: list[dict[str, Any]] = []
+    best = Best(state=trainable_state(model)) if state is None or state.best is None else state.best
+    history = best.history
     running: dict[str, float] = {}
-    deadline = t_start + cfg.max_minutes * 60 - FINAL_RESERVE_S  # leave time for the final evals and save
-    step = 0
-    t_train = time.monotonic()
-    bar = tqdm(total=cfg.steps, desc="train", unit="step", dynamic_ncols=True)
+    wall_before = 0.0 if state is None else state.wall_s
+    # the loop's time budget leaves FINAL_RESERVE_S for the final evals and save
+    budget = t_start + cfg.max_minutes * 60 - FINAL_RESERVE_S - time.monotonic()
+    clock = TrainClock(budget, 0.0) if state is None else TrainClock(state.budget_s, state.spent_s)
+
+    def snapshot(best: Best, done: bool) -> None:
+        wall = wall_before + time.monotonic() - t_start
+        resumer.save(capture(cfg.to_dict(), step, clock, wall, modules, optim, best=best, done=done))
+
+    batches: Iterable[tuple[str, list[Feature]]] = () if state is not None and state.done else sampler
+    step = start
+    bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="step", dynamic_ncols=True)
     model.train()
-    for step, (task, batch) in enumerate(sampler, start=1):
+    for step, (task, batch) in enumerate(batches, start=start + 1):
         enc = collate([f.tokens for f in batch], pad_id).to(device)
         with autocast:
             out = model(enc.input_ids, enc.attention_mask, enc.casing_ids)
@@ -204,9 +235,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         total = weighting(task, loss)
         total.backward()
         torch.nn.utils.clip_grad_norm_([p for g in optim.param_groups for p in g["params"]], 1.0)
-        factor = lr_factor(
-            step, cfg.steps, warmup, (time.monotonic() - t_train) / max(1.0, deadline - t_train)
-        )
+        factor = lr_factor(step, cfg.steps, warmup, clock.fraction())
         for g, base_lr in zip(optim.param_groups, base_lrs, strict=False):
             g["lr"] = base_lr * factor
         optim.step()
@@ -214,7 +243,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         running[task] = 0.98 * running.get(task, loss.item()) + 0.02 * loss.item()
         bar.update(1)
         bar.set_postfix({k: f"{v:.3f}" for k, v in sorted(running.items())})
-        out_of_time = time.monotonic() > deadline
+        out_of_time = clock.out_of_time()
         if step % cfg.eval_every == 0 or step >= cfg.steps or out_of_time:
             metrics = dev_metrics(model, tokenizer, corpus, cfg.max_length)
             score = selection_score(metrics)
@@ -222,7 +251,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                 {
                     "step": step,
                     "score": score,
-                    "minutes": (time.monotonic() - t_start) / 60,
+                    "minutes": (wall_before + time.monotonic() - t_start) / 60,
                     **{k: {m: round(v, 4) for m, v in d.items()} for k, d in metrics.items() if "/" not in k},
                 }
             )
@@ -230,22 +259,25 @@ def train(cfg: TrainConfig) -> TrainResult:
                 f"step {step}: score {score:.4f} topic {metrics['topic']['accuracy']:.4f} "
                 f"sentiment {metrics['sentiment']['accuracy']:.4f} ner {metrics['ner']['f1']:.4f}"
             )
-            if score > best_score:
-                best_score, best_step, best_state, stale = score, step, trainable_state(model), 0
+            if score > best.score:
+                best = Best(score, step, trainable_state(model), 0, history)
             else:
-                stale += 1
+                best = replace(best, stale=best.stale + 1)
             model.train()
-            if stale >= cfg.patience:
-                tqdm.write(f"early stop at step {step} (best {best_step})")
+            if best.stale >= cfg.patience:
+                tqdm.write(f"early stop at step {step} (best {best.step})")
                 break
         if step >= cfg.steps or out_of_time:
             break
+        if resumer.due():
+            snapshot(best, done=False)
     bar.close()
+    snapshot(best, done=True)
 
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name in best_state:
-                p.copy_(best_state[name])
+            if name in best.state:
+                p.copy_(best.state[name])
     model.eval()
     spec = CheckpointSpec(
         backbone_sha256=sha256_file(weights_file(backbone)),
@@ -255,9 +287,10 @@ def train(cfg: TrainConfig) -> TrainResult:
         max_length=cfg.max_length,
     )
     save_checkpoint(model.cpu(), spec, cfg.out_dir, base=base)
-    del model, best_state
+    best_step = best.step
+    del model, best
     final = final_metrics(cfg, corpus)
-    minutes = (time.monotonic() - t_start) / 60
+    minutes = (wall_before + time.monotonic() - t_start) / 60
     write_card(
         cfg.out_dir,
         cfg=cfg,
@@ -274,6 +307,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         minutes=minutes,
         device=str(device),
     )
+    resumer.complete()
     return TrainResult(cfg.out_dir, final["dev"], best_step, step, minutes)
 
 
