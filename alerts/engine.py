@@ -6,6 +6,11 @@ model version (`pipeline.db.activation.active_version`: `FINSENT_ALERTS_MODEL_VE
 version activated with `finsent model activate`; with neither, nothing is evaluated). A tick is
 deterministic given (rules, database contents, model version, now, prior states), so a backtest
 (`alerts.backtest`) over the same history gives the same events, ids included.
+
+`AlertEngine.early_tick(now, step, settled)` is the early evaluation of a tick that is due but
+whose allowed lateness has not passed (`alerts.early`): it stores and publishes the firings that
+already hold on the articles stored so far, and moves nothing else. It reads through its own
+`SqlStats`, so a baseline cached early never stands in for the final evaluation's.
 """
 
 from __future__ import annotations
@@ -13,17 +18,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from alerts.early import plan_early
 from alerts.evaluate import Decision
 from alerts.planner import EmittedEvent, plan_tick
 from alerts.publication import Publisher, publish_pending
 from alerts.rules import AnyRule, RulesConfig
-from alerts.silences import active_silences
+from alerts.silences import Silence, active_silences
 from alerts.state_store import StateStore
-from alerts.stats import StatsSource, stats_for_rules
+from alerts.stats import RuleStats, StatsSource, stats_for_rules
 from alerts.stats_sql import SqlStats
 from pipeline.db.activation import active_version
 from schemas import utc_now
@@ -75,6 +81,7 @@ class AlertEngine:
         self.use_silences = use_silences
         self.publish = publish
         self.stats: StatsSource = stats or SqlStats(db)
+        self.early_stats: StatsSource = stats or SqlStats(db)
         self.clock = clock
         self._version_seen: str | None = None
 
@@ -95,9 +102,7 @@ class AlertEngine:
     def tick(self, now: datetime, *, record: bool = False) -> TickResult:
         """Evaluate at `now`; `record=True` stores `now` as the last evaluated tick with the
         states (the worker's progress, for catch-up)."""
-        if now.tzinfo is None:
-            raise ValueError("[ALR040] evaluate at an aware datetime (event time, UTC)")
-        now = now.astimezone(UTC)
+        now = _event_time(now)
         tick = now if record else None
         version = self.current_version()
         if version is None:
@@ -105,12 +110,43 @@ class AlertEngine:
             return TickResult(now=now, model_version=None)
         rules: dict[str, AnyRule] = {r.name: r for r in self._rules().rules}
         stats = stats_for_rules(self.stats, rules, version, now)
-        silences = []
-        if self.use_silences:
-            with self.db.connect() as conn:
-                silences = active_silences(conn, now)
-        plan = plan_tick(rules, stats, self.store.load(), silences, now, version, self.receivers)
+        plan = plan_tick(rules, stats, self.store.load(), self._silences(now), now, version, self.receivers)
         self.store.save(plan.states, plan.events, tick=tick)
+        self._publish()
+        return TickResult(now, version, plan.decisions, plan.events, plan.silenced)
+
+    def early_tick(self, now: datetime, step: timedelta, settled: datetime | None) -> TickResult:
+        """The early evaluation of tick `now` on the grid `step`, `settled` being the last tick
+        evaluated finally (see the module docstring); stores only what fires."""
+        now = _event_time(now)
+        version = self.current_version()
+        if version is None:
+            return TickResult(now=now, model_version=None)
+        rules: dict[str, AnyRule] = {r.name: r for r in self._rules().rules}
+
+        def stats_at(at: datetime) -> dict[str, RuleStats]:
+            return stats_for_rules(self.early_stats, rules, version, at)
+
+        plan = plan_early(
+            rules, stats_at, self.store.load(), self._silences(now), now, step, settled, version, self.receivers
+        )
+        if plan.events:
+            self.store.save(plan.states, plan.events)
+            self._publish()
+        return TickResult(now, version, plan.decisions, plan.events)
+
+    def _silences(self, now: datetime) -> list[Silence]:
+        if not self.use_silences:
+            return []
+        with self.db.connect() as conn:
+            return active_silences(conn, now)
+
+    def _publish(self) -> None:
         if self.publish is not None:
             publish_pending(self.db, self.publish, self.clock())
-        return TickResult(now, version, plan.decisions, plan.events, plan.silenced)
+
+
+def _event_time(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValueError("[ALR040] evaluate at an aware datetime (event time, UTC)")
+    return now.astimezone(UTC)

@@ -123,7 +123,9 @@ def advance(state: AlertState | None, decision: Decision, model_version: str) ->
     )
     if decision.active:
         hits = current.consecutive_hits + 1
-        current = replace(current, consecutive_hits=hits, last_active_at=now)
+        # max: an early firing (`alerts.early`) may have recorded a later tick than this one
+        last_active = max(current.last_active_at, now) if current.last_active_at else now
+        current = replace(current, consecutive_hits=hits, last_active_at=last_active)
         if current.status in (Status.INACTIVE, Status.RESOLVED):
             current = replace(
                 current,

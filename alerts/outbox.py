@@ -48,6 +48,7 @@ def event_row(emitted: EmittedEvent, *, backtest: bool = False) -> dict[str, Any
         "emitted_at": e.emitted_at,
         "backtest": backtest,
         "model_version": emitted.model_version or None,
+        "evaluation": emitted.evaluation,
     }
 
 
@@ -96,6 +97,7 @@ def enqueue_event(
         public_url=public_url,
         model_version=emitted.model_version,
     )
+    payload["evaluation"] = emitted.evaluation
     payload.update(extra or {})
     for receiver in targets:
         enqueue_delivery(conn, event_id=emitted.event_id, receiver=receiver, payload=payload, now=now)

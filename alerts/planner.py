@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final, Literal
 
 from alerts.evaluate import Decision, evaluate
 from alerts.lifecycle import AlertState, Reason, Status, advance, needs_notify, orphan, record_notification
@@ -25,6 +26,11 @@ from alerts.stats import GroupKey, RuleStats, StatsSpec, WindowStats, floor_time
 from schemas import AlertEvent, AlertWindow
 
 EVENT_NAMESPACE = uuid.UUID("5b0f7c1e-2f4a-4f0e-9d59-4c1a8e6b7a10")
+
+Evaluation = Literal["early", "final"]
+"""Which evaluation of its tick emitted an event (`alerts.early`): a backtest's are all final."""
+FINAL: Final = "final"
+EARLY: Final = "early"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,7 @@ class EmittedEvent:
     kind: str
     receivers: tuple[str, ...]
     model_version: str
+    evaluation: Evaluation = FINAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +106,7 @@ def plan_group(
     event = None
     if reason is not Reason.NONE:
         window = AlertWindow(start=decision.window_start, end=decision.window_end)
-        event = _emit(state, reason, now, window, decision.figures, all_receivers)
+        event = emit_event(state, reason, now, window, decision.figures, all_receivers)
         state = record_notification(state, reason, now)
     return GroupPlan(decision, state, event, muted)
 
@@ -110,7 +117,7 @@ def plan_orphan(state: AlertState, now: datetime, all_receivers: Sequence[str] =
     if reason is Reason.NONE:
         return GroupPlan(None, resolved)
     window = AlertWindow(start=state.last_evaluated_at or now, end=now)
-    event = _emit(resolved, reason, now, window, state.last_figures, all_receivers)
+    event = emit_event(resolved, reason, now, window, state.last_figures, all_receivers)
     return GroupPlan(None, record_notification(resolved, Reason.RESOLVED, now), event)
 
 
@@ -153,14 +160,16 @@ def plan_tick(
     )
 
 
-def _emit(
+def emit_event(
     state: AlertState,
     reason: Reason,
     now: datetime,
     window: AlertWindow,
     figures: Mapping[str, float],
     all_receivers: Sequence[str],
+    evaluation: Evaluation = FINAL,
 ) -> EmittedEvent:
+    """The event notifying `state` for `reason` at `now` (its id: `event_id_for`)."""
     resolved = reason in (Reason.RESOLVED, Reason.ORPHANED)
     event = AlertEvent(
         fingerprint=state.fingerprint,
@@ -183,4 +192,5 @@ def _emit(
         kind=state.rule_kind,
         receivers=state.receivers or tuple(all_receivers),
         model_version=state.model_version,
+        evaluation=evaluation,
     )

@@ -9,6 +9,11 @@ arrived at once. An article later than that is still counted by every tick evalu
 stored whose window covers it (it is never dropped); only the ticks already evaluated without it
 do not see it, and a backtest over the same history does.
 
+That is a tick's final evaluation. Each tick is also evaluated early, as soon as it is due
+(`current`: the newest tick whose event time has passed), on the articles stored so far; that
+evaluation only fires what already holds (`alerts.early`), so an alert need not wait out the
+lateness.
+
 The last evaluated tick is stored with each tick's states (`alert_progress`), so after a restart
 every missed tick is evaluated in order, up to `max_catch_up` back (older ones are skipped and
 counted: re-sending a week-old outage's alerts helps nobody).
@@ -38,6 +43,14 @@ class Watermark:
     def newest(self, wall: datetime) -> datetime:
         """The newest tick whose allowed lateness has passed at wall time `wall`."""
         return floor_time(wall - self.lateness, self.interval)
+
+    def current(self, wall: datetime) -> datetime:
+        """The newest tick whose event time has passed at wall time `wall` (its early evaluation)."""
+        return floor_time(wall, self.interval)
+
+    def next_tick(self, wall: datetime) -> datetime:
+        """The first tick after wall time `wall`."""
+        return self.current(wall) + self.interval
 
     def due(self, last: datetime | None, wall: datetime) -> DueTicks:
         """The ticks after `last` (the last evaluated; None: never) that are due at `wall`."""

@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(default=None, description="URL of the `default` webhook receiver")
     alerts_receivers_path: Path | None = Field(default=None, description="YAML file of webhook receivers")
     rules_path: Path | None = Field(default=None, description="alert rules YAML; unset = shipped defaults")
-    alerts_interval_s: float = Field(default=30.0, gt=0, description="seconds between rule evaluations")
+    alerts_interval_s: float = Field(
+        default=4.0, gt=0, description="seconds between rule evaluations (the tick grid, event time)"
+    )
     alerts_dispatch_interval_s: float = Field(default=2.0, gt=0, description="seconds between outbox scans")
     alerts_model_version: str | None = Field(
         default=None, description="model version the rules evaluate; unset = `finsent model activate`'s"

@@ -1,10 +1,13 @@
-"""The alerts worker process: evaluate the due ticks every `alerts_interval_s` (event-time
-watermark, catch-up after downtime: `alerts.watermark`), dispatch the outbox every few seconds
-(APScheduler background jobs, one instance each, missed runs coalesced), until stopped.
+"""The alerts worker process: at every tick of the `alerts_interval_s` grid, evaluate finally the
+ticks whose allowed lateness has passed (event-time watermark, catch-up after downtime:
+`alerts.watermark`) and early the tick just due (`alerts.early`: it fires what already holds);
+dispatch the outbox every few seconds, and at once after a tick emitted events (APScheduler
+background jobs, one instance each, missed runs coalesced), until stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -12,6 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from kafka import KafkaProducer
 
@@ -23,6 +28,9 @@ from pipeline.kafka.produce import CheckedSends
 from schemas import AlertEvent, encode, utc_now
 
 log = logging.getLogger(__name__)
+
+TICK_OFFSET = timedelta(milliseconds=50)
+"""How long after a tick's event time the evaluation job runs."""
 
 
 def kafka_publisher(
@@ -46,7 +54,7 @@ class AlertsWorker:
         engine: AlertEngine,
         dispatcher: Dispatcher,
         *,
-        interval_s: float = 30.0,
+        interval_s: float = 4.0,
         dispatch_interval_s: float = 2.0,
         lateness_s: float = 60.0,
         max_catch_up_s: float = 86_400.0,
@@ -63,11 +71,14 @@ class AlertsWorker:
         self.metrics = metrics or AlertsMetrics.create()
         self.clock = clock
         self.stop = threading.Event()
+        self._scheduler: BackgroundScheduler | None = None
+        self.early_tick_at: datetime | None = None
+        """The last tick evaluated early."""
         self.last_tick: TickResult | None = None
         self.last_tick_at: datetime | None = None
         self.last_error: str | None = None
-        self.totals = {"evaluations": 0, "caught_up": 0, "skipped": 0, "fired": 0, "resolved": 0,
-                       "delivered": 0, "failed": 0}
+        self.totals = {"evaluations": 0, "early_evaluations": 0, "caught_up": 0, "skipped": 0, "fired": 0,
+                       "fired_early": 0, "resolved": 0, "delivered": 0, "failed": 0}
 
     def evaluate_once(self) -> list[TickResult]:
         """Evaluate every due tick in order (one, or the missed ones after downtime), each stored
@@ -96,6 +107,43 @@ class AlertsWorker:
             results.append(result)
         return results
 
+    def evaluate_early(self) -> TickResult | None:
+        """The early evaluation of the tick just due, once per tick, unless it was evaluated
+        finally already (no allowed lateness); None when there was nothing to evaluate."""
+        if self.watermark.lateness <= timedelta(0):
+            return None  # every tick is evaluated finally as soon as it is due
+        try:
+            at = self.watermark.current(self.clock())
+            settled = self.engine.store.last_tick()
+            if at == self.early_tick_at or (settled is not None and at <= settled):
+                return None
+            result = self.engine.early_tick(at, self.watermark.interval, settled)
+        except Exception as exc:  # noqa: BLE001
+            self._failed(exc)
+            return None
+        self.early_tick_at = at
+        self.totals["early_evaluations"] += 1
+        self.totals["fired"] += len(result.firing)
+        self.totals["fired_early"] += len(result.firing)
+        self._log_events(result)
+        return result
+
+    def evaluate_due(self) -> None:
+        """The scheduled job: final evaluations, then the early one; wakes the dispatcher when
+        either emitted an event."""
+        emitted = sum(len(r.events) for r in self.evaluate_once())
+        early = self.evaluate_early()
+        emitted += len(early.events) if early is not None else 0
+        if emitted and self._scheduler is not None:
+            # from another thread: `shutdown(wait=True)` holds the scheduler's job store lock while
+            # it waits for this job, so modifying a job from here could deadlock a stopping worker
+            threading.Thread(target=self._wake_dispatch, args=(self._scheduler,), daemon=True).start()
+
+    @staticmethod
+    def _wake_dispatch(scheduler: BackgroundScheduler) -> None:
+        with contextlib.suppress(JobLookupError, SchedulerNotRunningError):  # stopping
+            scheduler.modify_job("dispatch", next_run_time=utc_now())
+
     def _failed(self, exc: Exception) -> list[TickResult]:
         self.metrics.evaluation_errors.inc()
         self.last_error = f"{type(exc).__name__}: {exc}"
@@ -105,20 +153,24 @@ class AlertsWorker:
     def _count(self, result: TickResult) -> None:
         self.metrics.evaluations.inc()
         self.metrics.silenced.inc(len(result.silenced))
+        self._log_events(result)
+        self.totals["evaluations"] += 1
+        self.totals["fired"] += len(result.firing)
+        self.totals["resolved"] += len(result.resolved)
+        self.last_tick, self.last_tick_at, self.last_error = result, result.now, None
+
+    def _log_events(self, result: TickResult) -> None:
         for emitted in result.events:
             self.metrics.events.labels(emitted.event.status).inc()
             log.info(
-                "alert %s %s rule=%s topic=%s model_version=%s",
+                "alert %s %s rule=%s topic=%s model_version=%s evaluation=%s",
                 emitted.event.status,
                 emitted.event.fingerprint,
                 emitted.event.rule,
                 emitted.event.topic,
                 emitted.model_version,
+                emitted.evaluation,
             )
-        self.totals["evaluations"] += 1
-        self.totals["fired"] += len(result.firing)
-        self.totals["resolved"] += len(result.resolved)
-        self.last_tick, self.last_tick_at, self.last_error = result, result.now, None
 
     def dispatch_once(self) -> None:
         try:
@@ -150,9 +202,15 @@ class AlertsWorker:
         self.stop = stop
         logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # a line per run
         scheduler = BackgroundScheduler(timezone="UTC")
+        self._scheduler = scheduler
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-        scheduler.add_job(
-            self.evaluate_once, "interval", seconds=self.interval_s, id="evaluate", next_run_time=utc_now(), **common
+        scheduler.add_job(  # just after every tick of the grid (each run is the last one + interval)
+            self.evaluate_due,
+            "interval",
+            seconds=self.interval_s,
+            id="evaluate",
+            next_run_time=self.watermark.next_tick(utc_now()) + TICK_OFFSET,
+            **common,
         )
         scheduler.add_job(
             self.dispatch_once,
@@ -173,5 +231,6 @@ class AlertsWorker:
             stop.wait()
         finally:
             scheduler.shutdown(wait=True)
+            self._scheduler = None
             self.dispatcher.close()
         return dict(self.totals)

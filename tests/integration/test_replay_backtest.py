@@ -72,7 +72,7 @@ def test_backtest_twice_gives_identical_files_and_finds_the_burst(
     for run in ("one", "two"):
         out = cli_env / run / "alerts.json"
         code = cli.main(["backtest", "--from", (BURST - timedelta(hours=2)).isoformat(),
-                         "--to", (BURST + timedelta(hours=3)).isoformat(), "--out", str(out)])
+                         "--to", (BURST + timedelta(hours=3)).isoformat(), "--step", "30", "--out", str(out)])
         assert code == 0
         summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert summary["ticks"] == 5 * 120 + 1 and summary["firing"] >= 1
