@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from pipeline.model import unpadded
 from pipeline.model.batching import token_budget_batches
 from pipeline.model.bio import decode_spans
 from pipeline.model.checkpoint import LoadedModel, load_model
@@ -126,7 +127,10 @@ class Predictor:
         max_tokens: int = 16_384,
         max_batch: int = 64,
         gazetteer: Gazetteer | None = None,
+        unpadded_forward: bool | None = None,
     ) -> None:
+        """`unpadded_forward`: run the encoder on the real tokens only (`pipeline.model.unpadded`);
+        None = on CPU where the encoder supports it (a GPU keeps the padded forward, not measured)."""
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.labels = loaded.model.labels
         self.tokenizer = loaded.tokenizer
@@ -150,6 +154,11 @@ class Predictor:
         self.model_version = numerics_version(self.model_version, self.dtype, self.quantized)
         self.model = model
         self.pad_id = int(self.tokenizer.pad_token_id or 0)
+        supported = unpadded.supports(model.encoder)
+        if unpadded_forward and not supported:
+            raise ValueError(f"[M023] the unpadded forward does not support a {type(model.encoder).__name__} encoder")
+        self.unpadded = supported and self.device.type == "cpu" if unpadded_forward is None else unpadded_forward
+        """Whether `forward` runs the encoder on the real tokens only (else on the padded batch)."""
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """One `Prediction` per text, in order. An input that cannot be scored gets the flagged
@@ -191,7 +200,10 @@ class Predictor:
         states the entity head reads afterwards."""
         enc = collate(tokens, self.pad_id).to(self.device)
         with torch.inference_mode():
-            out = self.model(enc.input_ids, enc.attention_mask, enc.casing_ids)
+            if self.unpadded:
+                out = unpadded.forward_unpadded(self.model, enc.input_ids, enc.attention_mask, enc.casing_ids)
+            else:
+                out = self.model(enc.input_ids, enc.attention_mask, enc.casing_ids)
             return BatchOutput(
                 topic=torch.softmax(out.topic_logits.float(), -1).cpu().numpy(),
                 sentiment=torch.softmax(out.sentiment_logits.float(), -1).cpu().numpy(),
