@@ -30,7 +30,7 @@ from typing import Literal, Protocol
 from pipeline.db.faults import is_bad_data
 from pipeline.db.writer import StoreResult
 from pipeline.isolation import isolate
-from schemas import DeadLetter, EnrichedNews, EntityMention, RawNews, SentimentProbs, utc_now
+from schemas import DeadLetter, EnrichedNews, EntityMention, RawNews, SentimentProbs, sentiment_score, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def _mention(entity: EntityLike) -> EntityMention:
         ticker=entity.ticker,
         sentiment=sentiment,
         sentiment_probs=_probs(probs) if sentiment else None,
-        sentiment_score=_score(probs) if sentiment else None,
+        sentiment_score=sentiment_score(probs) if sentiment else None,
         sentiment_source=(getattr(entity, "sentiment_source", None) or "entity") if sentiment else None,
     )
 
@@ -140,10 +140,6 @@ def _probs(probs: Mapping[str, float]) -> SentimentProbs:
     return SentimentProbs(
         negative=_unit(probs["negative"]), neutral=_unit(probs["neutral"]), positive=_unit(probs["positive"])
     )
-
-
-def _score(probs: Mapping[str, float]) -> float:
-    return max(-1.0, min(1.0, float(probs["positive"]) - float(probs["negative"])))
 
 
 def prediction_flags(prediction: PredictionLike) -> tuple[str, ...]:

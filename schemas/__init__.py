@@ -11,6 +11,7 @@ from schemas.news import (
     RawNews,
     Sentiment,
     SentimentProbs,
+    sentiment_score,
     utc_now,
 )
 from schemas.sanitize import CleanLine, CleanText, clean_line, clean_text
@@ -36,6 +37,7 @@ __all__ = [
     "decode",
     "encode",
     "news_id",
+    "sentiment_score",
     "topics",
     "utc_now",
 ]

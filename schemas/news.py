@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -101,6 +102,16 @@ class SentimentProbs(Contract):
     negative: float = Field(ge=0.0, le=1.0)
     neutral: float = Field(ge=0.0, le=1.0)
     positive: float = Field(ge=0.0, le=1.0)
+
+
+def sentiment_score(probs: Mapping[str, float] | SentimentProbs) -> float:
+    """The one sentiment score: `P(positive) - P(negative)`, clamped to [-1, 1] (float error in a
+    softmax must not put a score outside the contract's range). Both labels must be present."""
+    if isinstance(probs, SentimentProbs):
+        positive, negative = probs.positive, probs.negative
+    else:
+        positive, negative = probs["positive"], probs["negative"]
+    return max(-1.0, min(1.0, float(positive) - float(negative)))
 
 
 EntitySentimentSource = Literal["entity", "sentence"]

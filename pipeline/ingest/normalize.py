@@ -2,14 +2,16 @@
 
 Pure: no I/O, no clock (`now` is passed in). What it does:
 
-- text: HTML tags stripped (script/style dropped), entities unescaped, Unicode NFC, zero-width
-  characters removed, whitespace collapsed to single spaces;
+- text (`plain_text`): HTML tags stripped (script/style dropped), entities unescaped, Unicode
+  NFC, zero-width characters removed, the contract's sanitiser applied, spaces collapsed; the
+  title and source become one line, the body keeps its line breaks (see `plain_text`);
 - time: ISO 8601, RFC 822 (RSS), epoch seconds (or milliseconds), `datetime`, `time.struct_time`;
   a naive time is read in the source's zone (`default_tz`), then converted to UTC; a missing time
   is `now`; an unreadable one, or one more than a day after `now`, is invalid;
 - language: kept when the item gives one, else guessed with langdetect (fixed seed), `und` when
   the text is too short or the guess fails;
-- tickers: from `tickers` / `ticker` / `symbols` hints plus cashtags (`$AAPL`) in the title;
+- tickers: from `tickers` / `ticker` / `symbols` hints plus cashtags (`$AAPL`, `$aapl`: the rule
+  is `pipeline.cashtags`) in the title;
 - id: `schemas.news_id` (canonical URL, else source + title + time), so the same story gets the
   same id from any source and tracking parameters do not change it; an item with neither link nor
   time gets its id from source + title alone (`UNDATED`), the same on every poll.
@@ -29,7 +31,8 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from schemas import RawNews, news_id
+from pipeline.cashtags import cashtags
+from schemas import RawNews, clean_line, clean_text, news_id
 from schemas.news import MAX_BODY_CHARS, MAX_TITLE_CHARS
 
 FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
@@ -61,8 +64,9 @@ UNDETERMINED = "und"
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$")
-_CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,6}(?:\.[A-Z]{1,2})?)\b")
 _TICKER_SPLIT = re.compile(r"[\s,;|]+")
+_TAG = re.compile(r"<[A-Za-z/!?]")
+_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
 _EPOCH = re.compile(r"^-?\d{9,13}(?:\.\d+)?$")
 _MIN_LETTERS_FOR_LANGUAGE = 12
 
@@ -109,37 +113,54 @@ class _TextExtractor(HTMLParser):
         }
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, markup: bool) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skipping = 0
+        self._markup = markup
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIP:
             self._skipping += 1
         elif tag in self._BREAK:
-            self.parts.append(" ")
+            self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIP:
             self._skipping = max(0, self._skipping - 1)
         elif tag in self._BREAK:
-            self.parts.append(" ")
+            self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+        if not self._skipping:  # in markup, the source's own line breaks are only layout
+            self.parts.append(_BREAKS.sub(" ", data) if self._markup else data)
 
 
-def clean_text(value: str) -> str:
-    """Plain text of an HTML or text fragment: tags out, entities in, whitespace collapsed."""
+def plain_text(value: str, *, keep_newlines: bool) -> str:
+    """Plain text of an HTML or text fragment: tags out (block elements end a line), entities in,
+    zero-width characters out, the contract's sanitiser (`schemas.clean_text` with `keep_newlines`,
+    else `schemas.clean_line`), whitespace runs collapsed to one space, then Unicode NFC. The
+    contract's sanitiser is the identity on the result, so `RawNews` stores it unchanged.
+
+    Only one-line fields drop line breaks (`keep_newlines=False`: title, source): a headline is one
+    line, and `RawNews.text` is the title, a newline, then the body. The body keeps them, one `\\n`
+    per break (blank lines dropped): the model's sentence splitter (`pipeline.model.sentences`)
+    ends a sentence at every line break, and the entity output's sentence fallback reads those
+    sentences. In markup, the line breaks are the block elements' (`<p>`, `<br>`, `<li>`...), not
+    the source's own wrapping; in plain text they are the text's own.
+    """
     if "<" in value or "&" in value:
-        parser = _TextExtractor()
+        parser = _TextExtractor(markup=_TAG.search(value) is not None)
         parser.feed(value)
         parser.close()
         value = "".join(parser.parts)
-    value = unicodedata.normalize("NFC", value).translate(_ZERO_WIDTH)
-    return " ".join(value.split())
+    value = value.translate(_ZERO_WIDTH)
+    if keep_newlines:
+        lines = (" ".join(line.split()) for line in clean_text(value).split("\n"))
+        value = "\n".join(line for line in lines if line)
+    else:
+        value = " ".join(clean_line(value).split())
+    return unicodedata.normalize("NFC", value)
 
 
 # --------------------------------------------------------------------------------------- time
@@ -261,7 +282,7 @@ def extract_tickers(hints: object, title: str) -> tuple[str, ...]:
         symbol = symbol.rsplit(":", 1)[-1]  # NASDAQ:AAPL
         if _TICKER.match(symbol):
             found.append(symbol)
-    found.extend(match.upper() for match in _CASHTAG.findall(title))
+    found.extend(tag.symbol for tag in cashtags(title))
     return tuple(dict.fromkeys(found))
 
 
@@ -294,7 +315,7 @@ def _text_field(item: Mapping[str, object], field: str) -> str:
         value = value["value"]
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise InvalidItem(f"expected text, got {type(value).__name__}", field=field)
-    return clean_text(str(value))
+    return plain_text(str(value), keep_newlines=field == "body")
 
 
 def normalize(
@@ -333,7 +354,7 @@ def normalize(
         _check_url(url)
 
     item_source = _pick(item, "source")
-    name = clean_text(item_source) if isinstance(item_source, str) else ""
+    name = plain_text(item_source, keep_newlines=False) if isinstance(item_source, str) else ""
     name = (name or source.strip())[:200]
     if not name:
         raise InvalidItem("no source name", field="source")

@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from pipeline.cashtags import cashtags
 from pipeline.model import unpadded
 from pipeline.model.batching import token_budget_batches
 from pipeline.model.bio import decode_spans
@@ -28,8 +29,9 @@ from pipeline.model.checkpoint import LoadedModel, load_model
 from pipeline.model.quantize import quantize_int8
 from pipeline.model.sentences import sentence_of, sentence_spans
 from pipeline.model.text import MAX_CHARS, mask_text
-from pipeline.model.tickers import Gazetteer, cashtags, default_gazetteer
+from pipeline.model.tickers import Gazetteer, default_gazetteer
 from pipeline.model.tokens import Tokenized, collate, tokenize
+from schemas import sentiment_score
 
 log = logging.getLogger(__name__)
 FALLBACK_TOPIC = "General News | Opinion"
@@ -59,7 +61,7 @@ class Entity:
         """p(positive) - p(negative), None where the entity has no sentiment."""
         if self.sentiment_probs is None:
             return None
-        return self.sentiment_probs.get("positive", 0.0) - self.sentiment_probs.get("negative", 0.0)
+        return sentiment_score(self.sentiment_probs)
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,7 @@ class Predictor:
             topic_score=float(topic[t]),
             sentiment=self.labels.sentiment[s],
             sentiment_probs=probs,
-            sentiment_score=probs.get("positive", 0.0) - probs.get("negative", 0.0),
+            sentiment_score=sentiment_score(probs),
             entities=entities if entities is not None else self.entities(item.text, item.tokens, ner),
             flags=item.flags,
         )

@@ -1,13 +1,11 @@
-"""Entity -> ticker linking: cashtags (`$AAPL`) and a company-name gazetteer from `pytickersymbols`."""
+"""Entity -> ticker linking by a company-name gazetteer from `pytickersymbols` (cashtags: `pipeline.cashtags`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import lru_cache
 
-CASHTAG_RE = re.compile(r"(?<![\w$])\$([A-Za-z]{1,6}(?:\.[A-Za-z]{1,2})?)(?![\w])")
 _SUFFIXES = {
     "inc", "incorporated", "corp", "corporation", "co", "company", "plc", "ltd", "limited", "llc", "lp",
     "group", "holdings", "holding", "ag", "se", "sa", "nv", "ab", "asa", "spa", "the", "class", "a", "b",
@@ -16,19 +14,6 @@ _GENERIC_FIRST = {
     "american", "general", "first", "united", "national", "international", "china", "bank", "royal",
     "southern", "northern", "western", "eastern", "global", "new", "west", "east", "north", "south",
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Cashtag:
-    symbol: str
-    start: int
-    end: int
-
-
-def cashtags(text: str) -> Iterator[Cashtag]:
-    """Every `$SYMBOL` in the text, symbol upper-cased, with char offsets of the whole tag."""
-    for m in CASHTAG_RE.finditer(text):
-        yield Cashtag(m.group(1).upper(), m.start(), m.end())
 
 
 def normalize_name(name: str) -> str:

@@ -5,15 +5,18 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.ingest.normalize import (
     InvalidItem,
-    clean_text,
     extract_tickers,
     guess_language,
     normalize,
     parse_datetime,
+    plain_text,
 )
+from schemas import RawNews, clean_line, clean_text
 from schemas.news import MAX_BODY_CHARS
 from tests.unit.ingest.fakes import NOW
 
@@ -35,13 +38,44 @@ class TestText:
             now=NOW,
         )
         assert raw.title == "Acme & Co. beats"
-        assert raw.body == "Shares rose 5%. Good."
+        assert raw.body == "Shares rose 5%.\nGood."  # a paragraph is a line
 
     def test_whitespace_collapsed_and_zero_width_removed(self) -> None:
-        assert clean_text("  Acme\n\t beats \u200bestimates\u00a0 today ") == "Acme beats estimates today"
+        one_line = plain_text("  Acme\n\t beats \u200bestimates\u00a0 today ", keep_newlines=False)
+        assert one_line == "Acme beats estimates today"
+        lines = plain_text("  Acme\n\t beats \u200bestimates\u00a0 today ", keep_newlines=True)
+        assert lines == "Acme\nbeats estimates today"
 
     def test_plain_ampersand_and_angle_bracket_survive(self) -> None:
-        assert clean_text("AT&T < 5% of S&P") == "AT&T < 5% of S&P"
+        for keep in (False, True):
+            assert plain_text("AT&T < 5% of S&P", keep_newlines=keep) == "AT&T < 5% of S&P"
+
+    def test_the_body_keeps_its_line_breaks_the_title_does_not(self) -> None:
+        """The sentence splitter ends a sentence at a line break: the body must reach the model with them."""
+        raw = normalize(
+            item(title="Acme beats\r\nestimates", body="Acme rose.\r\n\r\nBeta Corp fell\u2028too"),
+            source="t",
+            now=NOW,
+        )
+        assert raw.title == "Acme beats estimates"
+        assert raw.body == "Acme rose.\nBeta Corp fell\ntoo"
+        assert raw.text == "Acme beats estimates\nAcme rose.\nBeta Corp fell\ntoo"
+
+    def test_markup_breaks_lines_at_block_elements_not_at_its_own_wrapping(self) -> None:
+        html = "<p>Acme rose\n  5%.</p><ul><li>Beta &amp; Co fell</li></ul>one<br>two &lt;3"
+        assert plain_text(html, keep_newlines=True) == "Acme rose 5%.\nBeta & Co fell\none\ntwo <3"
+        assert plain_text(html, keep_newlines=False) == "Acme rose 5%. Beta & Co fell one two <3"
+        assert plain_text("AT&T\nrose", keep_newlines=True) == "AT&T\nrose"  # entities only: not markup
+
+    @given(st.text(), st.booleans())
+    def test_the_contract_stores_what_ingest_cleaned(self, value: str, keep: bool) -> None:
+        """One cleaner: ingest's output passes the contract's sanitiser unchanged (no second opinion)."""
+        cleaned = plain_text(value, keep_newlines=keep)
+        assert (clean_text if keep else clean_line)(cleaned) == cleaned
+        assert cleaned == cleaned.strip() and "  " not in cleaned and "\n\n" not in cleaned
+        assert keep or "\n" not in cleaned
+        if keep and cleaned:
+            assert RawNews(source="t", title="t", body=cleaned, published_at=NOW).body == cleaned
 
     def test_aliases_and_feedparser_content_list(self) -> None:
         raw = normalize(

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from alerts.watchlists.matcher import ArticleView, WatchIndex, scan
 from alerts.watchlists.model import SentimentCondition
 from schemas import EntityMention, SentimentProbs
-from tests.fixtures.watchlists import OwnSentiment, enriched, mention, watchlist
+from tests.fixtures.watchlists import enriched, mention, own_sentiment, watchlist
 
 TICKERS = ("AAPL", "MSFT", "XOM", "JPM", "TSLA")
 NAMES = ("Apple", "Microsoft", "Exxon Mobil", "Federal Reserve", "Elon Musk")
@@ -64,7 +64,7 @@ def articles(draw: st.DrawFn) -> ArticleView:
             own = {"negative": neg, "neutral": 0.0, "positive": round(1.0 - neg, 2)}
             abstained = draw(st.booleans())
             entities.append(
-                OwnSentiment(
+                own_sentiment(
                     name, start, start + len(name), ticker,
                     sentiment=None if abstained else max(own, key=lambda k: own[k]),
                     sentiment_probs=None if abstained else own,
@@ -148,16 +148,16 @@ def test_min_relevance_title_needs_the_mention_in_the_title() -> None:
 def test_condition_uses_the_entitys_own_sentiment_else_the_headlines() -> None:
     w = watchlist(1, tickers=("AAPL",), condition=SentimentCondition(labels=("negative",)))
     index = WatchIndex([w])
-    own_positive = OwnSentiment(
+    own_positive = own_sentiment(
         "Apple", 0, 5, "AAPL", sentiment="positive",
         sentiment_probs={"negative": 0.1, "neutral": 0.1, "positive": 0.8}, sentiment_score=0.7,
     )
-    abstained = OwnSentiment("Apple", 0, 5, "AAPL", sentiment=None)
+    abstained = own_sentiment("Apple", 0, 5, "AAPL", sentiment=None)
     negative_headline = dict(negative=0.8, positive=0.1)
     assert index.match(ArticleView(enriched(entities=(own_positive,), **negative_headline))) == []
     [match] = index.match(ArticleView(enriched(entities=(abstained,), **negative_headline)))
     assert match.hits[0].sentiment_of == "headline"
-    own_negative = OwnSentiment(
+    own_negative = own_sentiment(
         "Apple", 0, 5, "AAPL", sentiment="negative", sentiment_probs={"negative": 0.7, "neutral": 0.2, "positive": 0.1}
     )
     [match] = index.match(ArticleView(enriched(entities=(own_negative,), negative=0.1, positive=0.8)))
