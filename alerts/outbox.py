@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
 
 from alerts.evidence import record_evidence
 from alerts.payloads import build_payload, fetch_details, render_for
 from alerts.planner import EVENT_NAMESPACE, EmittedEvent
 from alerts.receivers import Receiver
+from pipeline.db.insert import insert_for
 from pipeline.db.models import AlertEventRow, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,7 @@ def event_row(emitted: EmittedEvent, *, backtest: bool = False) -> dict[str, Any
 
 def store_event(conn: Connection, emitted: EmittedEvent, *, backtest: bool = False) -> bool:
     """Insert the event's row; False when that event id is already stored (the same tick again)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(AlertEventRow.__table__).values(event_row(emitted, backtest=backtest))
+    insert = insert_for(conn, AlertEventRow.__table__).values(event_row(emitted, backtest=backtest))
     stored = conn.execute(insert.on_conflict_do_nothing().returning(AlertEventRow.id)).first() is not None
     if stored:
         record_evidence(conn, emitted)

@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from alerts.lifecycle import AlertState, Status
 from alerts.outbox import enqueue_event, store_event
 from alerts.planner import EmittedEvent
 from alerts.receivers import Receiver
+from pipeline.db.insert import CHUNK_ROWS, chunked, insert_for
 from pipeline.db.models import AlertProgress, AlertStateRow
 from schemas import utc_now
 
@@ -115,8 +115,7 @@ def last_tick(engine: Engine, name: str = LIVE) -> datetime | None:
 
 
 def save_progress(conn: Connection, name: str, tick: datetime, now: datetime) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(AlertProgress.__table__).values(name=name, last_tick_at=tick, updated_at=now)
+    statement = insert_for(conn, AlertProgress.__table__).values(name=name, last_tick_at=tick, updated_at=now)
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=["name"], set_={"last_tick_at": statement.excluded.last_tick_at, "updated_at": now}
@@ -174,9 +173,8 @@ def state_row(s: AlertState) -> dict[str, Any]:
 
 def upsert_states(conn: Connection, states: Sequence[AlertState]) -> None:
     table = AlertStateRow.__table__
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     rows = [state_row(s) for s in states]
-    for start in range(0, len(rows), 500):
-        statement = dialect.insert(table).values(rows[start : start + 500])
+    for chunk in chunked(rows, CHUNK_ROWS):
+        statement = insert_for(conn, table).values(list(chunk))
         updates = {c: statement.excluded[c] for c in rows[0] if c != "fingerprint"}
         conn.execute(statement.on_conflict_do_update(index_elements=["fingerprint"], set_=updates))

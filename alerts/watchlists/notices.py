@@ -21,7 +21,6 @@ from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from alerts.outbox import enqueue_delivery
 from alerts.receivers import Receiver
@@ -29,6 +28,7 @@ from alerts.watchlists.matcher import Hit
 from alerts.watchlists.model import Watchlist
 from alerts.watchlists.payloads import render_notice
 from alerts.watchlists.policy import suppression, targets
+from pipeline.db.insert import insert_for
 from pipeline.db.models import WatchlistNotice, WatchlistRow
 from schemas import AlertEvent
 
@@ -81,7 +81,6 @@ def _queued_since(conn: Connection, watchlist_id: int, since: datetime) -> int:
 
 
 def _insert(conn: Connection, draft: NoticeDraft, status: str, reason: str | None, now: datetime) -> bool:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     values = {
         "notice_id": draft.notice_id,
         "watchlist_id": draft.watchlist.id,
@@ -96,7 +95,7 @@ def _insert(conn: Connection, draft: NoticeDraft, status: str, reason: str | Non
         "event_at": draft.event_at,
         "created_at": now,
     }
-    insert = dialect.insert(WatchlistNotice.__table__).values(values).on_conflict_do_nothing()
+    insert = insert_for(conn, WatchlistNotice.__table__).values(values).on_conflict_do_nothing()
     return conn.execute(insert.returning(WatchlistNotice.id)).first() is not None
 
 

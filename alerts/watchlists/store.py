@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from alerts.watchlists.model import QuietHours, RateLimit, SentimentCondition, Watchlist, WatchlistSpec
+from pipeline.db.insert import insert_for
 from pipeline.db.models import WatchlistNotice, WatchlistRevision, WatchlistRow
 
 
@@ -36,8 +36,7 @@ class Changes:
 def _next_revision(conn: Connection) -> int:
     """The next revision: an upsert of the counter row, which holds it locked until commit."""
     r = WatchlistRevision
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    upsert = dialect.insert(r).values(id=1, value=1)
+    upsert = insert_for(conn, r).values(id=1, value=1)
     upsert = upsert.on_conflict_do_update(index_elements=[r.id], set_={"value": r.value + 1})
     return int(conn.execute(upsert.returning(r.value)).scalar_one())
 

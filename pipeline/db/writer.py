@@ -6,20 +6,15 @@ So a consumer can store a batch, then commit its Kafka offsets: a crash in betwe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from pipeline.db.insert import CHUNK_ROWS, chunked, insert_for
 from pipeline.db.models import TABLES, Article, Base, Enrichment, Entity
 from schemas import EnrichedNews, EntityMention, RawNews
-
-CHUNK_ROWS: Final = 500
-"""Rows per INSERT statement: 500 x <=13 columns stays under SQLite's and Postgres' bind limits."""
-
-T = TypeVar("T")
 
 _ARTICLES: Final = Base.metadata.tables[Article.__tablename__]
 _ENRICHMENTS: Final = Base.metadata.tables[Enrichment.__tablename__]
@@ -79,7 +74,7 @@ def existing_enrichment_ids(engine: Engine, news_ids: Iterable[str], model_versi
     """The subset of `news_ids` already enriched by `model_version`."""
     found: set[str] = set()
     with engine.connect() as conn:
-        for chunk in _chunks(sorted(set(news_ids)), CHUNK_ROWS):
+        for chunk in chunked(sorted(set(news_ids)), CHUNK_ROWS):
             query = select(Enrichment.news_id).where(
                 Enrichment.model_version == model_version, Enrichment.news_id.in_(chunk)
             )
@@ -101,7 +96,7 @@ def _require_articles(conn: Connection, news_ids: set[str]) -> None:
     if not news_ids:
         return
     stored: set[str] = set()
-    for chunk in _chunks(sorted(news_ids), CHUNK_ROWS):
+    for chunk in chunked(sorted(news_ids), CHUNK_ROWS):
         stored.update(conn.scalars(select(Article.id).where(Article.id.in_(chunk))))
     if missing := news_ids - stored:
         raise MissingArticleError(missing)
@@ -111,8 +106,8 @@ def _insert_enrichments(conn: Connection, enrichments: Sequence[EnrichedNews]) -
     """Insert enrichments; return the ids of the ones that were new, by (news_id, model_version)."""
     table = _ENRICHMENTS
     new_ids: dict[tuple[str, str], int] = {}
-    for chunk in _chunks([_enrichment_row(e) for e in enrichments], CHUNK_ROWS):
-        statement = _insert(conn, table).values(chunk).on_conflict_do_nothing()
+    for chunk in chunked([_enrichment_row(e) for e in enrichments], CHUNK_ROWS):
+        statement = insert_for(conn, table).values(chunk).on_conflict_do_nothing()
         returning = statement.returning(table.c.news_id, table.c.model_version, table.c.id)
         new_ids.update({(news_id, version): id_ for news_id, version, id_ in conn.execute(returning)})
     return new_ids
@@ -121,20 +116,10 @@ def _insert_enrichments(conn: Connection, enrichments: Sequence[EnrichedNews]) -
 def _insert_ignoring_conflicts(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:
     inserted = 0
     key = next(iter(table.primary_key.columns))
-    for chunk in _chunks(rows, CHUNK_ROWS):
-        statement = _insert(conn, table).values(chunk).on_conflict_do_nothing().returning(key)
+    for chunk in chunked(rows, CHUNK_ROWS):
+        statement = insert_for(conn, table).values(chunk).on_conflict_do_nothing().returning(key)
         inserted += len(conn.execute(statement).all())
     return inserted
-
-
-def _insert(conn: Connection, table: Table) -> Any:
-    """The dialect's INSERT (the one that has `on_conflict_do_nothing`)."""
-    name = conn.dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"[DB002] no idempotent insert for dialect {name!r} (postgresql, sqlite)")
 
 
 def _unique_enrichments(enrichments: Sequence[EnrichedNews]) -> list[EnrichedNews]:
@@ -143,11 +128,6 @@ def _unique_enrichments(enrichments: Sequence[EnrichedNews]) -> list[EnrichedNew
     for e in enrichments:
         seen.setdefault((e.news_id, e.model_version), e)
     return list(seen.values())
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _article_row(a: RawNews) -> dict[str, Any]:

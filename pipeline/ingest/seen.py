@@ -23,8 +23,8 @@ from typing import Any, Final
 
 from sqlalchemy import Engine, delete, or_, select
 
+from pipeline.db.insert import CHUNK_ROWS, chunked, insert_for
 from pipeline.db.models import IngestSeen
-from pipeline.db.writer import CHUNK_ROWS, _chunks, _insert
 from pipeline.ingest.dedup import DedupKey, bands
 from schemas import utc_now
 
@@ -72,7 +72,7 @@ class SeenStore:
         found: dict[str, DedupKey] = {}
         cutoff = self._clock() - self.retention
         with self.engine.connect() as conn:
-            for chunk in _chunks(keys, LOOKUP_CHUNK):
+            for chunk in chunked(keys, LOOKUP_CHUNK):
                 conditions = [
                     _TABLE.c.news_id.in_({k.news_id for k in chunk}),
                     _TABLE.c.title_hash.in_({k.title_hash for k in chunk}),
@@ -93,8 +93,8 @@ class SeenStore:
         if not rows:
             return 0
         with self.engine.begin() as conn:
-            for chunk in _chunks(rows, CHUNK_ROWS):
-                statement = _insert(conn, _TABLE).values(list(chunk))
+            for chunk in chunked(rows, CHUNK_ROWS):
+                statement = insert_for(conn, _TABLE).values(list(chunk))
                 refreshed = {name: statement.excluded[name] for name in rows[0] if name != "news_id"}
                 conn.execute(statement.on_conflict_do_update(index_elements=["news_id"], set_=refreshed))
         self._maybe_prune()
