@@ -46,5 +46,9 @@ bench: setup
 train: setup
 	$(VENV)/bin/finsent train
 
+# Static checks (the rules in pyproject.toml's [tool.ruff.lint]).
+lint: setup
+	$(VENV)/bin/ruff check .
+
 clean:
 	rm -rf $(VENV) .finsent .pytest_cache

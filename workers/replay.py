@@ -1,5 +1,5 @@
-"""The replay process's Kafka path and wiring: `run_replay` with the in-process step
-(`pipeline.replay.run.ProcessStep`) or through the broker (`KafkaStep`).
+"""The replay process's Kafka path and wiring: `run_replay` picks the step that
+`pipeline.replay.run.replay_through` runs: in process (`ProcessStep`) or through the broker (`KafkaStep`).
 
 `via="kafka"` (a broker is configured): each chunk is produced to `settings.topic_replay` (keyed by
 news id, original `published_at`, header `finsent-replay: <run-id>`), then consumed by a
@@ -25,7 +25,15 @@ from pipeline.db.writer import store_batch
 from pipeline.enrichment import PredictorLike
 from pipeline.kafka.produce import CheckedSends
 from pipeline.replay.checkpoint import Checkpoint
-from pipeline.replay.run import Counts, ProcessStep, ReplayPlan, ReplayStep, ReplaySummary, split_fresh
+from pipeline.replay.run import (
+    Counts,
+    ProcessStep,
+    ReplayPlan,
+    ReplayStep,
+    ReplaySummary,
+    replay_through,
+    split_fresh,
+)
 from pipeline.replay.run_group import RUN_HEADER, RunRecords, replay_group, start_group_at_end
 from pipeline.replay.sources import SourceItem
 from schemas import encode
@@ -48,8 +56,6 @@ def run_replay(
     on_checkpoint: Callable[[Checkpoint], None] | None = None,
 ) -> ReplaySummary:
     """Replay `plan.source` under `predictor.model_version` by `plan.via`."""
-    from pipeline.replay.run import run_replay as run
-
     step: ReplayStep
     if plan.via == "kafka":
         if bootstrap is None:
@@ -57,7 +63,7 @@ def run_replay(
         step = KafkaStep(plan, settings, bootstrap, engine, predictor)
     else:
         step = ProcessStep(settings.data_dir / "replay" / f"{plan.run_id}.dlq.jsonl", engine, predictor)
-    return run(plan, step, settings=settings, model_version=predictor.model_version, stop=stop, progress=progress,
+    return replay_through(plan, step, settings=settings, model_version=predictor.model_version, stop=stop, progress=progress,
                on_checkpoint=on_checkpoint)
 
 

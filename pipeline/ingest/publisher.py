@@ -191,10 +191,6 @@ class IngestPublisher:
         record = SourceRecord(raw_payload, item, origin or source)
         return self.publish_records([record], source=source, default_tz=default_tz)[0]
 
-    def publish(self, raw: RawNews, *, source: str) -> Outcome:
-        """One already normalised item as a batch of one."""
-        return self.publish_many([raw], source=source)[0]
-
     # ------------------------------------------------------------------------------ the batch
 
     def _publish(

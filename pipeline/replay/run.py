@@ -1,6 +1,6 @@
 """Running a replay: source -> a step that stores each chunk -> checkpoint, resumable.
 
-`run_replay(plan, step, ...)` reads `plan.source` in chunks and hands each to a `ReplayStep`;
+`replay_through(plan, step, ...)` reads `plan.source` in chunks and hands each to a `ReplayStep`;
 both steps end in `pipeline.enrichment.process_batch` and the idempotent store:
 
 - `ProcessStep` (the embedded default): `process_batch` in process, batch by batch; dead letters
@@ -104,7 +104,7 @@ def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[list[SourceItem]
         yield chunk
 
 
-def run_replay(
+def replay_through(
     plan: ReplayPlan,
     step: ReplayStep,
     *,
@@ -239,7 +239,3 @@ class ProcessStep:
 
     def close(self) -> None:
         pass
-
-
-def summary_counts(summary: ReplaySummary) -> dict[str, int]:
-    return {name: getattr(summary, name) for name in COUNT_NAMES}
