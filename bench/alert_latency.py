@@ -41,7 +41,7 @@ from bench.common import percentile, scratch_postgres  # noqa: E402
 from pipeline.config import Settings  # noqa: E402
 from pipeline.db import make_engine, store_batch, upgrade  # noqa: E402
 from pipeline.model.labels import TOPIC_NAMES  # noqa: E402
-from schemas import EnrichedNews, RawNews, SentimentProbs, utc_now  # noqa: E402
+from schemas import EnrichedNews, RawNews, SentimentProbs, sentiment_score, utc_now  # noqa: E402
 from workers.alerts_worker import AlertsWorker  # noqa: E402
 
 VERSION = "bench-model"
@@ -59,7 +59,7 @@ def article(topic: str, at: datetime, negative: bool, tag: str) -> tuple[RawNews
     probs = PROBS[sentiment]
     enriched = EnrichedNews(
         news_id=raw.id, model_version=VERSION, published_at=at, topic=topic, topic_score=0.9,
-        sentiment=sentiment, sentiment_probs=probs, sentiment_score=probs.positive - probs.negative,
+        sentiment=sentiment, sentiment_probs=probs, sentiment_score=sentiment_score(probs),
         processed_at=at,
     )
     return raw, enriched
