@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from alerts.text import printable
 from pipeline.db.models import Silence as SilenceRow
 from pipeline.read.cursor import Keyset
 
@@ -67,6 +68,12 @@ def add_silence(
         raise ValueError("[ALR010] a silence needs at least one matcher (e.g. --topic)")
     if duration <= timedelta(0):
         raise ValueError("[ALR011] a silence needs a positive duration")
+    try:
+        for name, value in matchers.items():
+            printable(value, f"matcher {printable(name, 'matcher name')!r}")
+        printable(comment, "comment")
+    except ValueError as exc:
+        raise ValueError(f"[ALR012] {exc}") from None
     with engine.begin() as conn:
         statement = insert(SilenceRow).values(
             matchers=dict(matchers),

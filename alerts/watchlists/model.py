@@ -10,6 +10,7 @@ whitespace collapsed: "apple  INC" = "Apple Inc"); topics as the model names the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Annotated, Literal
@@ -28,6 +29,7 @@ from pydantic import (
 
 from alerts.duration_text import duration_pattern
 from alerts.rules import parse_duration
+from alerts.text import CONTROL, SPACE, printable
 from alerts.watchlists.sentiment import SentimentView
 from schemas import Sentiment
 
@@ -41,9 +43,15 @@ MAX_PER = timedelta(days=31)
 """Most tickers / entity names / topics one watchlist may hold."""
 
 
+TICKER_PATTERN = rf"^[\x09-\x0d{SPACE}]*\$?[^{CONTROL}{SPACE}$]{{1,32}}[\x09-\x0d{SPACE}]*$"
+"""A ticker as given: 1-32 characters without spaces, after an optional `$`, spaces around."""
+_TICKER = re.compile(TICKER_PATTERN)
+
+
 def ticker_key(value: str) -> str:
-    """The matching form of a ticker: stripped, upper-case, without a leading `$`."""
-    return value.strip().lstrip("$").upper()
+    """The matching form of a ticker: stripped, without a leading `$`, upper-case letter by letter
+    (a letter whose capital is longer, such as `ß`, is kept, so the key is no longer than the ticker)."""
+    return "".join(u if len(u := c.upper()) == 1 else c for c in value.strip().lstrip("$"))
 
 
 def entity_key(value: str) -> str:
@@ -95,12 +103,34 @@ class SentimentCondition(_Frozen):
         return " and ".join(parts) or "any sentiment"
 
 
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+"""`HH:MM[:SS[.ffffff]]`: a time of day without an offset."""
+_LOCAL_TIME = re.compile(LOCAL_TIME_PATTERN)
+
+
+def _local_time(value: object) -> object:
+    """A quiet-hours bound as given: a time of day in the watchlist's `timezone`, so without an
+    offset (`22:00:00Z` would compare an aware time with a local one) and not a number of seconds."""
+    if isinstance(value, time) and value.tzinfo is None:
+        return value
+    if isinstance(value, str) and _LOCAL_TIME.fullmatch(value):
+        return value
+    raise ValueError(f"not a local time of day: {str(value)[:40]!r} (HH:MM, e.g. 22:00; the zone is `timezone`)")
+
+
+LocalTime = Annotated[
+    time,
+    BeforeValidator(_local_time),
+    WithJsonSchema({"type": "string", "pattern": LOCAL_TIME_PATTERN, "examples": ["22:00"]}),
+]
+
+
 class QuietHours(_Frozen):
     """No notices from `start` to `end` (local time in `timezone`; may wrap midnight; start = end:
     all day)."""
 
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
     timezone: str = Field(
         default="UTC", min_length=1, max_length=64, json_schema_extra={"enum": sorted(available_timezones())}
     )
@@ -109,7 +139,7 @@ class QuietHours(_Frozen):
     @classmethod
     def _known_zone(cls, name: str) -> str:
         try:
-            ZoneInfo(_printable(name, "time zone"))
+            ZoneInfo(printable(name, "time zone"))
         except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)") from exc
         return name
@@ -171,18 +201,11 @@ class RateLimit(_Frozen):
         return per
 
 
-def _printable(value: str, what: str) -> str:
-    """`value` unless it holds control characters or lone surrogates (which no database stores)."""
-    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise ValueError(f"{what} {value[:50]!r} holds control characters")
-    return value
-
-
 def _distinct(values: tuple[str, ...], what: str, key: Callable[[str], str] = str) -> tuple[str, ...]:
     """`values` with whitespace collapsed, the first of each `key` kept, checked for size."""
     out: dict[str, str] = {}
     for value in values:
-        text = " ".join(_printable(value, what).split())
+        text = " ".join(printable(value, what).split())
         if not text or len(text) > 200:
             raise ValueError(f"every {what} needs 1-200 characters, not {value[:50]!r}")
         out.setdefault(key(text), text)
@@ -208,10 +231,9 @@ class WatchlistSpec(_Frozen):
     @field_validator("tickers")
     @classmethod
     def _tickers(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        keys = _distinct(tuple(ticker_key(v) for v in values), "ticker")
-        if bad := [t for t in keys if len(t) > 32 or " " in t]:
-            raise ValueError(f"not a ticker: {bad[0][:40]!r}")
-        return keys
+        if bad := [v for v in values if not _TICKER.fullmatch(v)]:
+            raise ValueError(f"not a ticker: {bad[0][:40]!r} (1-32 characters without spaces, after an optional $)")
+        return _distinct(tuple(ticker_key(v) for v in values), "ticker")
 
     @field_validator("entities")
     @classmethod
@@ -231,7 +253,7 @@ class WatchlistSpec(_Frozen):
     @field_validator("owner")
     @classmethod
     def _owner(cls, owner: str | None) -> str | None:
-        return None if owner is None else _printable(owner, "owner")  # None: the API's "me"
+        return None if owner is None else printable(owner, "owner")  # None: the API's "me"
 
     @model_validator(mode="after")
     def _something_to_match(self) -> WatchlistSpec:

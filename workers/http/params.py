@@ -13,13 +13,15 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import Query
+from fastapi import Path, Query
 from fastapi.exceptions import RequestValidationError
 
 from alerts.duration_text import duration_pattern
 from alerts.explain import span
 from alerts.rules import MAX_DURATION_CHARS, parse_duration
+from alerts.text import PRINTABLE_PATTERN, TEXT_PATTERN
 from pipeline.read.cursor import CURSOR_PATTERN, CursorError, Keyset, decode_cursor
+from schemas.news import NEWS_ID_PATTERN
 
 MAX_TEXT = 200
 """Longest accepted free-text filter (topic, ticker, entity, q)."""
@@ -30,9 +32,8 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 """Instants are clamped into [EARLIEST, LATEST) (so that range arithmetic never leaves `datetime`'s range)."""
 LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$"
 LABEL_NAME = re.compile(LABEL_PATTERN)
-TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
-"""Printable text with something besides spaces (free-text filters, names in paths)."""
 _TEXT = re.compile(TEXT_PATTERN)
+"""Printable text with something besides spaces (free-text filters, names in paths)."""
 
 
 def invalid(name: str, message: str, where: str = "query") -> RequestValidationError:
@@ -103,6 +104,16 @@ def cursor(value: str | None) -> Keyset | None:
 def text_query(description: str | None = None, *, max_length: int = MAX_TEXT) -> Any:
     """An optional free-text filter (read with `text`): printable, not blank, at most `max_length`."""
     return Query(None, min_length=1, max_length=max_length, pattern=TEXT_PATTERN, description=description)
+
+
+def name_query(description: str, *, max_length: int) -> Any:
+    """An optional name to match exactly (an owner, a receiver): printable, not stripped."""
+    return Query(None, min_length=1, max_length=max_length, pattern=PRINTABLE_PATTERN, description=description)
+
+
+def id_path(description: str) -> Any:
+    """An id in a path (an article's, an alert's): 1-64 visible ASCII characters, as every stored id is."""
+    return Path(min_length=1, max_length=64, pattern=NEWS_ID_PATTERN, description=description)
 
 
 def text(name: str, value: str | None) -> str | None:

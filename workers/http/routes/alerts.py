@@ -113,11 +113,11 @@ def alerts(
     responses={404: {"description": "no such event or alert"}},
 )
 def alert(
-    alert_id: str,
+    alert_id: str = params.id_path("an alert event's id, or an alert's fingerprint (its latest event)"),
     conn: Connection = Depends(connection),  # noqa: B008
     context: AppContext = Depends(app_context),  # noqa: B008
 ) -> AlertDetail:
-    event = find_event(conn, alert_id) if len(alert_id) <= 64 else None
+    event = find_event(conn, alert_id)
     if event is None:
         raise HTTPException(status_code=404, detail="no alert event or alert with this id")
     _, config = rules_config(context)
@@ -158,7 +158,7 @@ def rules(context: AppContext = Depends(app_context)) -> RulesPage:  # noqa: B00
 @router.get("/v1/deliveries", summary="Webhook deliveries newest first, with their status")
 def list_deliveries(
     status: Literal["pending", "delivered", "failed"] | None = Query(None),
-    receiver: str | None = Query(None, max_length=100),
+    receiver: str | None = params.name_query("the receiver's name", max_length=100),
     cursor: str | None = params.cursor_query(),
     limit: int = Query(50, ge=1, le=200),
     conn: Connection = Depends(connection),  # noqa: B008

@@ -75,8 +75,11 @@ def articles(
     summary="One article: its text, every model version's enrichment, its entities",
     responses={404: {"description": "no such article"}},
 )
-def article(news_id: str, conn: Connection = Depends(connection)) -> ArticleDetail:  # noqa: B008
-    found = article_detail(conn, news_id) if len(news_id) <= 64 else None
+def article(
+    news_id: str = params.id_path("the article's id"),
+    conn: Connection = Depends(connection),  # noqa: B008
+) -> ArticleDetail:
+    found = article_detail(conn, news_id)
     if found is None:
         raise HTTPException(status_code=404, detail="no such article")
     return found

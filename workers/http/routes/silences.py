@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from alerts.read import SilenceOut, silence_out
 from alerts.silences import add_silence, expire_silence, silences_page
+from alerts.text import PRINTABLE_PATTERN
 from pipeline.api_tokens import Principal
 from pipeline.read.cursor import encode_cursor
 from schemas import utc_now
@@ -28,8 +29,8 @@ router = APIRouter(tags=["silences"], responses=ERRORS)
 
 SHORTEST, LONGEST = timedelta(minutes=1), timedelta(days=90)
 LabelName = Annotated[str, StringConstraints(pattern=params.LABEL_PATTERN)]
-LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
-"""A matcher's value: 1-200 characters, not only spaces."""
+LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=params.TEXT_PATTERN)]
+"""A matcher's value: 1-200 printable characters, not only spaces (Postgres stores no NUL)."""
 
 
 
@@ -47,7 +48,7 @@ class SilenceIn(BaseModel):
         "2h", max_length=20, description="how long, e.g. 30m, 2h, 1d (1 min to 90 d; also 1h30m)",
         json_schema_extra={"pattern": params.duration_pattern(SHORTEST, LONGEST)},
     )
-    comment: str = Field("", max_length=1000)
+    comment: str = Field("", max_length=1000, pattern=PRINTABLE_PATTERN, description="no control characters")
 
 
 class SilencesPage(BaseModel):
@@ -85,9 +86,12 @@ def create_silence(
         raise HTTPException(status_code=415, detail="send the silence as application/json")
     period = params.duration("duration", body.duration, low=SHORTEST, high=LONGEST)
     now = utc_now()
-    created = add_silence(
-        engine, body.matchers, now=now, duration=period, comment=body.comment, created_by=principal.name
-    )
+    try:
+        created = add_silence(
+            engine, body.matchers, now=now, duration=period, comment=body.comment, created_by=principal.name
+        )
+    except ValueError as exc:  # what the document cannot state (a lone surrogate)
+        raise params.invalid("matchers", str(exc), where="body") from None
     return silence_out(created, now)
 
 

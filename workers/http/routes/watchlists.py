@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from alerts.watchlists.model import Watchlist, WatchlistSpec
+from alerts.text import PRINTABLE_PATTERN
+from alerts.watchlists.model import TICKER_PATTERN, Watchlist, WatchlistSpec
 from alerts.watchlists.store import (
     WatchlistError,
     add_watchlist,
@@ -34,9 +35,6 @@ router = APIRouter(tags=["watchlists"], responses=ERRORS)
 
 MAX_ID = 2**63
 
-
-PRINTABLE = r"^[^\x00-\x1f]*$"
-"""No control characters (what `WatchlistSpec` checks of an owner)."""
 EXAMPLE = {
     "name": "AAPL desk",
     "tickers": ["AAPL"],
@@ -52,7 +50,7 @@ def _document(schema: dict[str, Any]) -> None:
     """State in the document what `WatchlistSpec` checks: items that are printable and not blank,
     tickers of at most 32 characters without inner spaces, at least one ticker, entity name or topic."""
     item = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": params.TEXT_PATTERN}
-    ticker = {**item, "pattern": r"^\s*\$?[^\s$\x00-\x1f\x7f]{1,32}\s*$"}
+    ticker = {**item, "pattern": TICKER_PATTERN}
     properties = schema["properties"]
     for name, items in (("tickers", ticker), ("entities", item), ("topics", item), ("receivers", item)):
         properties[name]["items"] = items
@@ -65,7 +63,7 @@ class WatchlistIn(WatchlistSpec):
 
     model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_document)
 
-    owner: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE)  # type: ignore[assignment]
+    owner: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE_PATTERN)  # type: ignore[assignment]
 
 
 class WatchlistsPage(BaseModel):
@@ -98,7 +96,7 @@ def _id(watchlist_id: int) -> int:
 
 @router.get("/v1/watchlists", summary="Active watchlists (of `owner`, when given)")
 def watchlists(
-    owner: str | None = Query(None, max_length=200),
+    owner: str | None = params.name_query("the owner's name", max_length=200),
     _: Principal = Depends(require_scope("read")),  # noqa: B008
     engine: Engine = Depends(database),  # noqa: B008
 ) -> WatchlistsPage:
