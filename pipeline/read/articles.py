@@ -7,7 +7,6 @@ article has a ticker when one of its entities is linked to it or its source list
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -187,7 +186,7 @@ def _with_ticker(conn: Connection, model_version: str, symbol: str) -> Select[An
     materialized first on Postgres so a rare ticker never means scanning every article."""
     en, a, te = Entity.__table__, Article.__table__, Enrichment.__table__.alias("te")
     if conn.dialect.name == "postgresql":
-        listed = a.c.tickers.op("@>")(cast(json.dumps([symbol]), JSONB))
+        listed = a.c.tickers.op("@>")(cast([symbol], JSONB))  # the list: JSONB encodes it (a string would be a JSON string)
         tagged_ids = select(a.c.id).where(listed)
     else:
         each = func.json_each(a.c.tickers).table_valued("value")
