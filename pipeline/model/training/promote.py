@@ -38,6 +38,7 @@ from pipeline.model.training.entity_stage import (
 )
 from pipeline.model.training.formal import FORMAL_FILES, load_formal
 from pipeline.model.training.formal_figures import formal_figures
+from pipeline.model.training.prior import apply_neutral_offset, choose_neutral_offset
 from pipeline.model.training.trainer import final_metrics
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,15 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
     report = json.loads((cfg.checkpoint / "continued.json").read_text())
     split = entity_split(cfg.data_dir, cfg.seed)
     formal_data = load_formal(cfg.data_dir, cfg.seed) if report["config"].get("formal") else None
+    prior: dict[str, Any] = {}
+    if formal_data is not None:  # formal news is nearly all polar: undo that prior on the sentiment dev split
+        corpus = build_corpus(cfg.data_dir, cfg.seed)
+        correction = choose_neutral_offset(cfg.checkpoint, corpus.sentiment_dev)
+        labels = json.loads((cfg.checkpoint / "labels.json").read_text())
+        apply_neutral_offset(
+            cfg.checkpoint, labels["sentiment"].index("neutral"), correction["neutral_logit_offset"]
+        )
+        prior["sentiment_prior_correction"] = correction
     tuned_on = "the SEntFiN entity dev split"
     threshold_dev = list(split.dev)
     if formal_data is not None:
@@ -112,6 +122,7 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
         "int8_cpu": final["int8"],
         "entity_sentiment": ent,
         **formal,
+        **prior,
         "training_files": {"data_dir": "../shared/data", "sha256": files},
         "max_length": max_length,
         "continued": {
