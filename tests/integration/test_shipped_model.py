@@ -1,4 +1,5 @@
-"""The shipped checkpoint loads and scores above a floor on small labelled samples of ../shared/data.
+"""The shipped checkpoint loads and scores above a floor on held-out labelled samples of ../shared/data
+(topic, sentiment, formal news and entity floors on the dev splits: `test_model_floors.py`).
 
 Runs the serving path (`Predictor.predict`), not the training-time evaluator. Under CI=true a missing
 data dir fails the run instead of skipping.
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.model import Predictor
-from pipeline.model.training.sources import load_topic_file, load_twitter_sentiment_file, read_conll
+from pipeline.model.training.sources import read_conll
 from tests.fixtures.services import in_ci
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,20 +38,6 @@ def sample(items: list, n: int = N) -> list:
 
 def test_model_version_and_card(predictor: Predictor) -> None:
     assert predictor.model_version.startswith("minilm-mt-")
-
-
-def test_topic_floor(predictor: Predictor, data_dir: Path) -> None:
-    rows = sample(load_topic_file(data_dir / "topic/twitter_fin_topic_train.csv"))
-    preds = predictor.predict([r.text for r in rows])
-    acc = sum(p.topic == r.label for p, r in zip(preds, rows, strict=False)) / len(rows)
-    assert acc >= 0.80, acc
-
-
-def test_sentiment_floor(predictor: Predictor, data_dir: Path) -> None:
-    rows = sample(load_twitter_sentiment_file(data_dir / "sentiment/twitter_fin_sentiment_train.csv"))
-    preds = predictor.predict([r.text for r in rows])
-    acc = sum(p.sentiment == r.label for p, r in zip(preds, rows, strict=False)) / len(rows)
-    assert acc >= 0.80, acc
 
 
 def test_ner_floor_on_held_out_conll(predictor: Predictor, data_dir: Path) -> None:
@@ -116,5 +103,6 @@ def test_demo_headline_gets_opposite_entity_sentiments(predictor: Predictor) -> 
     samples = ROOT / "pipeline" / "ingest" / "samples" / "news.jsonl"
     item = next(json.loads(line) for line in samples.read_text().splitlines() if DEMO_TWO_COMPANIES in line)
     (p,) = predictor.predict([item["title"]])
-    labels = {e.text: e.sentiment for e in p.entities if e.sentiment_source == "entity"}  # not the fallback
-    assert len(set(labels.values())) >= 2, p.entities
+    labels = {e.text: (e.sentiment, e.sentiment_source) for e in p.entities}
+    # opposite means positive vs negative, from the entity output itself (not its sentence fallback)
+    assert labels["Nvidia"] == ("positive", "entity") and labels["AMD"] == ("negative", "entity"), p.entities

@@ -5,8 +5,8 @@ Starts the embedded broker, migrates a fresh demo database, ingests the bundled 
 evaluates the demo alert rules at event time, delivers the webhooks to a local receiver that
 verifies signatures, runs a stream worker for one demo watchlist (`workers.stream.demo`), and
 prints `{"ingested", "deduplicated", "dlq", "enriched", "alerts_fired", "webhooks_delivered",
-"watchlist_notices", "entity_sentiment_example"}`; the last is the first stored headline whose
-entities got different sentiments of their own (the fourth output), as stored.
+"watchlist_notices", "entity_sentiment_example"}`; the last is what the model said about the sample's
+showcase headline ("Nvidia rallies as AMD slumps ..."), each entity's sentiment and its source, as stored.
 With `--serve` the line also has `dashboard_url` and `api_token`, and the dashboard and API then
 serve the demo database until Ctrl-C (`workers.http.demo_server`).
 """
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAMPLES = Path(__file__).resolve().parents[2] / "pipeline" / "ingest" / "samples" / "news.jsonl"
+SHOWCASE = "Nvidia rallies as AMD slumps"
+"""The sample's showcase headline: two companies moving opposite ways in one sentence."""
 COUNTS = ("ingested", "enriched", "deduplicated", "dlq")
 """The summary's fields that must reconcile: ingested = enriched + deduplicated + dlq."""
 
@@ -62,30 +64,34 @@ def demo_database_url(settings: Settings) -> str:
 
 
 def entity_sentiment_example(engine: Engine, model_version: str) -> dict[str, object] | None:
-    """The earliest stored headline whose entities carry at least two different sentiments of their
-    own (from the entity output, not its sentence fallback):
-    `{"headline", "sentiment", "entities": [{"text", "ticker", "sentiment"}]}`; None if none."""
+    """What the model said about the sample's showcase headline (`SHOWCASE`: two companies moving
+    opposite ways), as stored, whether right or wrong: `{"headline", "sentiment", "entities": [{"text",
+    "ticker", "sentiment", "sentiment_source"}]}`; None if that headline was not stored."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session, selectinload
 
-    from pipeline.db.models import Enrichment
+    from pipeline.db.models import Article, Enrichment
 
     query = (
         select(Enrichment)
-        .where(Enrichment.model_version == model_version)
+        .join(Enrichment.article)
+        .where(Enrichment.model_version == model_version, Article.title.startswith(SHOWCASE))
         .options(selectinload(Enrichment.entities), selectinload(Enrichment.article))
         .order_by(Enrichment.published_at, Enrichment.news_id)
     )
     with Session(engine) as session:
-        for row in session.scalars(query):
-            own = sorted((e for e in row.entities if e.sentiment_source == "entity"), key=lambda e: e.start_char)
-            if len({e.sentiment for e in own}) > 1:
-                return {
-                    "headline": row.article.title,
-                    "sentiment": row.sentiment,
-                    "entities": [{"text": e.text, "ticker": e.ticker, "sentiment": e.sentiment} for e in own],
-                }
-    return None
+        row = session.scalars(query).first()
+        if row is None:
+            return None
+        entities = sorted(row.entities, key=lambda e: e.start_char)
+        return {
+            "headline": row.article.title,
+            "sentiment": row.sentiment,
+            "entities": [
+                {"text": e.text, "ticker": e.ticker, "sentiment": e.sentiment, "sentiment_source": e.sentiment_source}
+                for e in entities
+            ],
+        }
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
