@@ -116,6 +116,15 @@ class Settings(BaseSettings):
     cors_origins: str | None = Field(
         default=None, description="origins allowed to call the API from a browser (comma separated); unset = no CORS"
     )
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Host names served besides the public URL's, loopback and IP addresses (comma separated)",
+    )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="proxy addresses whose X-Forwarded-For/-Proto are trusted (comma separated, CIDR or *); "
+        "unset = uvicorn's default (127.0.0.1)",
+    )
     dedup_retention_hours: float = Field(
         default=168.0, gt=0, description="how long ingest remembers a produced item (durable dedup)"
     )
@@ -128,15 +137,6 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
 
-    allowed_hosts: str | None = Field(
-        default=None,
-        description="Host names served besides the public URL's, loopback and IP addresses (comma separated)",
-    )
-    forwarded_allow_ips: str | None = Field(
-        default=None,
-        description="proxy addresses whose X-Forwarded-For/-Proto are trusted (comma separated, CIDR or *); "
-        "unset = uvicorn's default (127.0.0.1)",
-    )
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL to connect to (the SQLite default when none is configured)."""
