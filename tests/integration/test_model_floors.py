@@ -28,11 +28,9 @@ from pipeline.model.training.formal import (
     paragraphs,
     sentence_examples,
 )
-from tests.fixtures.services import in_ci
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SEED = 13
 # the shipped card's dev figures (minilm-mt-5f6ed37e7a13) minus about 2 points
 FLOORS: dict[str, float] = {
@@ -45,15 +43,6 @@ FLOORS: dict[str, float] = {
     "contrast_suite": 0.635,  # card 0.656
 }
 MIXED_MARGIN = 0.10  # card: 0.658 vs 0.541 on mixed dev paragraphs (the target is 0.15: not yet)
-
-
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    if not DATA.is_dir():
-        if in_ci():
-            pytest.fail(f"training data not found at {DATA}")
-        pytest.skip(f"training data not found at {DATA}")
-    return DATA
 
 
 @pytest.fixture(scope="module")

@@ -11,25 +11,12 @@ import json
 import random
 from pathlib import Path
 
-import pytest
-
 from pipeline.model import Predictor
 from pipeline.model.training.sources import read_conll
-from tests.fixtures.services import in_ci
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
 DEMO_TWO_COMPANIES = "Nvidia rallies as AMD slumps"
 N = 300
-
-
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    if not DATA.is_dir():
-        if in_ci():
-            pytest.fail(f"training data not found at {DATA}")
-        pytest.skip(f"training data not found at {DATA}")
-    return DATA
 
 
 def sample(items: list, n: int = N) -> list:
