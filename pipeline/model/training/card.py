@@ -329,6 +329,16 @@ def formal_markdown(card: dict[str, Any]) -> list[str]:
             f"{m['accuracy_covered']:.4f} | {m['baseline_accuracy']:.4f} | {m.get('mixed_answer_accuracy', 0):.4f} | "
             f"{m.get('mixed_baseline_accuracy', 0):.4f} | {int(m['n'])} |"
         )
+    prior = card.get("sentiment_prior_correction")
+    if prior:
+        lines += [
+            "",
+            f"Neutral prior correction (`training/prior.py`): {prior['neutral_logit_offset']} added to the "
+            f"sentiment head's neutral logit ({prior['rule']}; these sets annotate polar expressions only, so "
+            f"their sentences teach 'formal means polar'): sentiment dev accuracy "
+            f"{prior['dev_accuracy_before']:.4f} -> {prior['dev_accuracy_after']:.4f}. Every figure on this card "
+            "is measured with it.",
+        ]
     c = f["contrast_suite"]
     lines += [
         "",
