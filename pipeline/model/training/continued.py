@@ -36,7 +36,6 @@ from pipeline.model.training.examples import EntityExample, TextExample
 from pipeline.model.training.features import IGNORE, Feature, text_features
 from pipeline.model.training.formal import (
     FormalData,
-    SpanExample,
     entity_examples,
     load_formal,
     paragraphs,
@@ -101,33 +100,24 @@ def entity_features(
     return out
 
 
-def span_features(
-    tokenizer: Any, examples: list[SpanExample], index: dict[str, int], max_length: int
-) -> list[Feature]:
-    """Tokenized (text, labelled char span) examples; spans truncated away are dropped."""
-    return entity_features(tokenizer, examples, index, max_length)
-
-
 def formal_features(
     tokenizer: Any, data: FormalData, index: dict[str, int], max_length: int, seed: int, repeat: int
 ) -> dict[str, list[Feature]]:
     """Train-split formal news as extra sentiment / entity features and the context task's features."""
     train = data.part("train")
-    pars = paragraphs([s for s in train if s.source != "newsmtsc"], seed)
+    pars = paragraphs(train, seed)
     sentences = sentence_examples(train) * max(1, repeat)
     return {
         "sentiment": text_features(tokenizer, sentences, index, max_length),
         "entity": entity_features(tokenizer, entity_examples([*train, *pars]), index, max_length),
-        "context": span_features(tokenizer, sentence_in_context(pars), index, max_length),
+        "context": entity_features(tokenizer, sentence_in_context(pars), index, max_length),
     }
 
 
 def formal_dev(data: FormalData, seed: int) -> tuple[list[TextExample], list[EntityExample]]:
     """Dev-split formal sentences and the targets of dev-split paragraphs."""
     dev = data.part("dev")
-    return sentence_examples(dev), entity_examples(
-        paragraphs([s for s in dev if s.source != "newsmtsc"], seed)
-    )
+    return sentence_examples(dev), entity_examples(paragraphs(dev, seed))
 
 
 def with_mixed_repeated(examples: list[Any], repeat: int) -> list[Any]:

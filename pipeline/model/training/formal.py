@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.model.evaluate import contrast_masks
 from pipeline.model.training.examples import EntityExample, TextExample
 
 SENTIVENT_FILE = "sentiment/sentivent_implicit/sentivent_implicit.csv"
@@ -146,7 +147,13 @@ def load_newsmtsc_file(path: Path, split: str | None = None, seed: int = 13) -> 
             polarities = tuple(t.label for t in targets)
             out.append(
                 FormalSentence(
-                    f"newsmtsc{n}", 0, item["sentence_normalized"], part, "newsmtsc", polarities, targets
+                    f"newsmtsc-{path.stem}-{n}",
+                    0,
+                    item["sentence_normalized"],
+                    part,
+                    "newsmtsc",
+                    polarities,
+                    targets,
                 )
             )
     return out
@@ -243,12 +250,6 @@ def paragraph_rows(pars: Iterable[Paragraph]) -> Iterator[dict[str, str]]:
             }
 
 
-def pulls_opposite(targets: Iterable[Target | EntityExample]) -> bool:
-    """Whether a text holds a positive and a negative target ("X rallies as Y slumps")."""
-    labels = {t.label for t in targets}
-    return {"positive", "negative"} <= labels
-
-
 def contrast_suite(data: FormalData, headline_dev: Sequence[EntityExample], seed: int) -> list[EntityExample]:
     """Every entity of the dev texts whose entities pull opposite ways: SEntFiN dev headlines, formal dev
     sentences, and formal dev paragraphs of two seeded cuts (different boundaries, distinct texts)."""
@@ -256,13 +257,9 @@ def contrast_suite(data: FormalData, headline_dev: Sequence[EntityExample], seed
     by_text: dict[str, list[EntityExample]] = {}
     for e in headline_dev:
         by_text.setdefault(e.text, []).append(e)
-    articles = [s for s in dev if s.source != "newsmtsc"]
-    texts: list[FormalSentence | Paragraph] = [
-        *dev,
-        *paragraphs(articles, seed),
-        *paragraphs(articles, seed + 1),
-    ]
+    texts: list[FormalSentence | Paragraph] = [*dev, *paragraphs(dev, seed), *paragraphs(dev, seed + 1)]
     for item in texts:
         if item.text not in by_text:
             by_text[item.text] = entity_examples([item])
-    return [e for text in sorted(by_text) if pulls_opposite(by_text[text]) for e in by_text[text]]
+    ordered = [e for text in sorted(by_text) for e in by_text[text]]
+    return [e for e, keep in zip(ordered, contrast_masks(ordered)["opposite"], strict=True) if keep]

@@ -17,7 +17,6 @@ from pipeline.model.training.formal import (
     FormalData,
     contrast_suite,
     entity_examples,
-    load_formal,
     paragraphs,
     sentence_examples,
 )
@@ -49,7 +48,7 @@ def split_figures(
     by_source = evaluate_texts(
         model, tokenizer, sentence_examples(part), "sentiment", max_length, by_source=True
     )
-    pars = paragraphs([s for s in part if s.source != "newsmtsc"], seed)
+    pars = paragraphs(part, seed)
     return {
         "sentence_sentiment": by_source,
         "paragraph_entity": evaluate_entities(model, tokenizer, entity_examples(pars), max_length, threshold),
@@ -74,10 +73,15 @@ def contrast_figures(
 
 
 def formal_figures(
-    model: NewsModel, tokenizer: Any, data_dir: Path, seed: int, max_length: int, threshold: float
+    model: NewsModel,
+    tokenizer: Any,
+    data: FormalData,
+    data_dir: Path,
+    seed: int,
+    max_length: int,
+    threshold: float,
 ) -> dict[str, Any]:
-    """The card's `formal_news` section."""
-    data = load_formal(data_dir, seed)
+    """The card's `formal_news` section (`data`: `formal.load_formal`; `data_dir` for the SEntFiN dev)."""
     return {
         "about": ABOUT,
         "dev": split_figures(model, tokenizer, data, "dev", seed, max_length, threshold),

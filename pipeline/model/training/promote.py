@@ -74,10 +74,10 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
     parent = json.loads(cfg.parent_card.read_text())
     report = json.loads((cfg.checkpoint / "continued.json").read_text())
     split = entity_split(cfg.data_dir, cfg.seed)
+    corpus = build_corpus(cfg.data_dir, cfg.seed, TrainConfig.dev_fraction, TrainConfig.ner_dev_fraction)
     formal_data = load_formal(cfg.data_dir, cfg.seed) if report["config"].get("formal") else None
     prior: dict[str, Any] = {}
     if formal_data is not None:  # formal news is nearly all polar: undo that prior on the sentiment dev split
-        corpus = build_corpus(cfg.data_dir, cfg.seed)
         correction = choose_neutral_offset(cfg.checkpoint, corpus.sentiment_dev)
         labels = json.loads((cfg.checkpoint / "labels.json").read_text())
         apply_neutral_offset(
@@ -97,7 +97,6 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
     loaded = load_model(cfg.checkpoint)
     max_length = loaded.spec.max_length
     tcfg = TrainConfig(data_dir=cfg.data_dir, out_dir=cfg.checkpoint, seed=cfg.seed, max_length=max_length)
-    corpus = build_corpus(cfg.data_dir, cfg.seed, tcfg.dev_fraction, tcfg.ner_dev_fraction)
     final = final_metrics(tcfg, corpus)
     model, tokenizer = loaded.model, loaded.tokenizer
     ent = dict(parent["entity_sentiment"])
@@ -110,7 +109,7 @@ def promote(cfg: PromoteConfig) -> dict[str, Any]:
     files = dict(parent["training_files"]["sha256"])
     if formal_data is not None:
         formal["formal_news"] = formal_figures(
-            model, tokenizer, cfg.data_dir, cfg.seed, max_length, threshold
+            model, tokenizer, formal_data, cfg.data_dir, cfg.seed, max_length, threshold
         )
         files |= {rel: sha256_file(cfg.data_dir / rel) for rel in FORMAL_FILES}
     card = {

@@ -19,7 +19,6 @@ from pipeline.model.training.formal import (
     load_newsmtsc_file,
     load_polex_file,
     paragraphs,
-    pulls_opposite,
     sentence_examples,
     sentence_in_context,
 )
@@ -101,11 +100,15 @@ def test_newsmtsc_targets_and_seeded_dev_share(tmp_path: Path) -> None:
         ("Jones", "negative"),
     ]
     assert {s.split for s in load_newsmtsc_file(path, split="test")} == {"test"}
+    other = tmp_path / "devtest.jsonl"
+    other.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    docs = [s.doc for f in (path, other) for s in load_newsmtsc_file(f, split="test")]
+    assert len(set(docs)) == len(docs)  # one-sentence articles: never joined across files into a paragraph
 
 
 def test_contrast_suite_needs_a_positive_and_a_negative_entity() -> None:
-    assert pulls_opposite([Target(0, 1, "positive"), Target(2, 3, "negative")])
-    assert not pulls_opposite([Target(0, 1, "positive"), Target(2, 3, "neutral")])
+    # the rule is evaluate.contrast_masks' "opposite": a positive and a negative entity in one text, not
+    # just two labels (the "Apple flat, Intel up" headline is neutral + positive and stays out)
     headline = "Nvidia rallies as AMD slumps"
     dev = [
         EntityExample(headline, 0, 6, "positive", "sentfin"),
